@@ -1,0 +1,4 @@
+// Package redistest starts a private redis-server on a free loopback port for a test, so tests run
+// against real Redis without touching the machine's shared instance. It must never flush or
+// connect to any Redis it did not start.
+package redistest
