@@ -73,7 +73,7 @@ type Table struct {
 // SchemaRegistry is a Confluent-compatible registry; with an empty URL the processor reads no
 // Avro sources and writes Avro single-object encoding.
 type SchemaRegistry struct {
-	URL      string `mapstructure:"url"`
+	URL      string `mapstructure:"url" secret:"url"` // a password inside the URL is redacted
 	Username string `mapstructure:"username"`
 	Password string `mapstructure:"password" secret:"true"`
 }

@@ -7,7 +7,9 @@ import "time"
 // Data follows the trigger's record in schemas/triggers/<EventName>.avsc with these plain
 // values: nil for null; string; bool; int64 for int and long; *big.Rat for decimals;
 // time.Time (UTC) for timestamps and dates; map[string]any for records (a missing field is
-// null); []any for arrays. The codec wraps unions and converts logical types itself.
+// null); []any for arrays. The codec wraps unions and converts logical types itself. A date
+// is the calendar date of the time.Time in its own location. Decoded records leave their null
+// fields out, and a key that is not a field of its record is an error, not ignored.
 type Event struct {
 	MessageID string
 	EventName string
@@ -24,6 +26,6 @@ type Source struct {
 	Offset    int64
 	Table     string
 	Op        string
-	LSN       int64
-	TxID      int64
+	LSN       int64 // 0 when not known; encoded as null
+	TxID      int64 // 0 when not known; encoded as null
 }

@@ -1,0 +1,105 @@
+package lookup_test
+
+import (
+	"context"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/loyaltyhooks/loyaltyhooks/internal/redistest"
+	"github.com/loyaltyhooks/loyaltyhooks/processor/cdc"
+	"github.com/loyaltyhooks/loyaltyhooks/processor/lookup"
+)
+
+func memberRow(email string) *cdc.Row {
+	return &cdc.Row{Columns: []cdc.Column{
+		{Name: "member_id", Value: cdc.StringValue("m-1")},
+		{Name: "email", Value: cdc.StringValue(email)},
+		{Name: "active", Value: cdc.BoolValue(true)},
+		{Name: "registered_at", Value: cdc.TimeValue(time.Date(2025, 3, 1, 10, 0, 0, 123000, time.UTC))},
+		{Name: "birth_date", Value: cdc.DateValue(10000)},
+		{Name: "address", Value: cdc.JSONValue(`{"city":"Kraków"}`)},
+		{Name: "phone", Value: cdc.Value{}},
+		{Name: "referral_token", Value: cdc.UnavailableValue()},
+		{Name: "points", Value: cdc.DecimalValue("-12.5")},
+		{Name: "rank", Value: cdc.IntValue(-3)},
+	}}
+}
+
+func TestRowEncodingRoundTrip(t *testing.T) {
+	want := memberRow("a@example.com")
+	got, err := lookup.DecodeRow(lookup.AppendRow(nil, want))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", got, want)
+	}
+	if _, err := lookup.DecodeRow([]byte{9, 1}); err == nil {
+		t.Fatal("unknown version accepted")
+	}
+	b := lookup.AppendRow(nil, want)
+	if _, err := lookup.DecodeRow(b[:len(b)-3]); err == nil {
+		t.Fatal("truncated row accepted")
+	}
+}
+
+func TestStoreFetchFlush(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	store := lookup.NewStore(srv.Client(), "lh-test:")
+
+	// A batch writes a member through a change and deletes a tier.
+	v := lookup.NewView()
+	ins := &cdc.Change{Table: "member", Op: cdc.OpCreate, After: memberRow("a@example.com")}
+	if !lookup.Record(v, ins) {
+		t.Fatal("member change not recorded")
+	}
+	del := &cdc.Change{Table: "tier", Op: cdc.OpDelete,
+		Key:    &cdc.Row{Columns: []cdc.Column{{Name: "tier_id", Value: cdc.StringValue("t-1")}}},
+		Before: &cdc.Row{Columns: []cdc.Column{{Name: "tier_id", Value: cdc.StringValue("t-1")}}}}
+	lookup.Record(v, del)
+	if lookup.Record(v, &cdc.Change{Table: "member_code", Op: cdc.OpCreate, After: &cdc.Row{}}) {
+		t.Fatal("member_code is not a lookup table")
+	}
+	if err := store.Flush(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.Client().Exists(ctx, "lh-test:lookup:member:m-1").Val(); n != 1 {
+		t.Fatalf("member row not stored under its key")
+	}
+
+	// The next batch sees it, and misses what is not there.
+	next := lookup.NewView()
+	refs := []lookup.Ref{{"member", "m-1"}, {"member", "m-1"}, {"tier", "t-1"}, {"tenant", ""}}
+	if err := store.Fetch(ctx, next, refs); err != nil {
+		t.Fatal(err)
+	}
+	if got := next.Row("member", "m-1"); !reflect.DeepEqual(got, memberRow("a@example.com")) {
+		t.Fatalf("fetched member = %+v", got)
+	}
+	if got := next.Row("tier", "t-1"); got != nil {
+		t.Fatalf("deleted tier fetched as %+v", got)
+	}
+	if m := next.Misses(); m["tier"] != 1 || m["member"] != 0 {
+		t.Fatalf("misses = %v", m)
+	}
+
+	// An update later in a batch wins over the fetched row for the changes after it.
+	upd := &cdc.Change{Table: "member", Op: cdc.OpUpdate, Before: memberRow("a@example.com"), After: memberRow("b@example.com")}
+	lookup.Record(next, upd)
+	if got := next.Row("member", "m-1").Get("email").Str; got != "b@example.com" {
+		t.Fatalf("overlay email = %q", got)
+	}
+}
+
+func TestStoreFetchFailsWhenRedisIsDown(t *testing.T) {
+	srv := redistest.Start(t)
+	store := lookup.NewStore(srv.Client(), "lh-test:")
+	srv.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := store.Fetch(ctx, lookup.NewView(), []lookup.Ref{{"member", "m-1"}}); err == nil {
+		t.Fatal("fetch from a stopped Redis succeeded")
+	}
+}
