@@ -1,0 +1,286 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/loyaltyhooks/loyaltyhooks/config"
+	"github.com/loyaltyhooks/loyaltyhooks/internal/debezium"
+	"github.com/loyaltyhooks/loyaltyhooks/internal/simulator"
+	"github.com/loyaltyhooks/loyaltyhooks/processor"
+	"github.com/loyaltyhooks/loyaltyhooks/processor/cdc"
+	"github.com/loyaltyhooks/loyaltyhooks/schemas"
+	"github.com/loyaltyhooks/loyaltyhooks/topology"
+)
+
+// Options shape a demo run.
+type Options struct {
+	Steps    int           // business actions the simulated database performs
+	Rate     int           // actions per second (0: as fast as possible)
+	Seed     int64         // simulator seed: the same seed gives the same changes
+	RedisURL string        // "" runs an embedded Redis
+	DataDir  string        // "" keeps the embedded broker in memory
+	Drain    time.Duration // how long to wait for the processor to catch up at the end
+	Out      io.Writer     // live lines and the summary
+	Log      *slog.Logger  // the components' logs
+}
+
+// Summary is what a run produced.
+type Summary struct {
+	Changes    int            // change events the simulated database wrote
+	Events     map[string]int // webhook events per trigger
+	DeadLetter int
+}
+
+// Run performs one demo: broker, Redis, topology, simulated database, processor and a reader
+// of the webhook topic printing a line per event, then a summary per trigger.
+func Run(ctx context.Context, o Options) (Summary, error) {
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	sum := Summary{Events: map[string]int{}}
+	kopts := []kfake.Opt{kfake.NumBrokers(1), kfake.GroupMinSessionTimeout(time.Second)}
+	if o.DataDir != "" {
+		kopts = append(kopts, kfake.DataDir(o.DataDir))
+	}
+	cluster, err := kfake.NewCluster(kopts...)
+	if err != nil {
+		return sum, fmt.Errorf("embedded broker: %w", err)
+	}
+	defer cluster.Close()
+
+	redisURL := o.RedisURL
+	if redisURL == "" {
+		mr, err := miniredis.Run()
+		if err != nil {
+			return sum, fmt.Errorf("embedded redis: %w", err)
+		}
+		defer mr.Close()
+		redisURL = "redis://" + mr.Addr() + "/0"
+	}
+
+	cfg := config.Defaults()
+	cfg.Kafka.Brokers = cluster.ListenAddrs()
+	cfg.Kafka.SessionTimeout = 6 * time.Second
+	cfg.Kafka.RebalanceTimeout = 3 * time.Second
+	cfg.Redis.URL = redisURL
+	cfg.Processor.InstanceID = "demo"
+	cfg.Processor.ShutdownTimeout = 5 * time.Second
+	if err := cfg.Validate(); err != nil {
+		return sum, err
+	}
+	fmt.Fprintf(o.Out, "embedded broker %s, redis %s\n", cfg.Kafka.Brokers[0], redisURL)
+
+	producer, err := kgo.NewClient(kgo.SeedBrokers(cfg.Kafka.Brokers...), kgo.ProducerLinger(5*time.Millisecond))
+	if err != nil {
+		return sum, err
+	}
+	defer producer.Close()
+	created, err := topology.CreateMissing(ctx, kadm.NewClient(producer), topology.FromConfig(cfg))
+	if err != nil {
+		return sum, err
+	}
+	fmt.Fprintf(o.Out, "created %d topics\n", len(created))
+
+	proc, err := processor.New(ctx, cfg, processor.WithLogger(o.Log))
+	if err != nil {
+		return sum, err
+	}
+	runCtx, stopAll := context.WithCancel(ctx)
+	defer stopAll()
+	var wg sync.WaitGroup
+	procErr := make(chan error, 1)
+	wg.Go(func() { procErr <- proc.Run(runCtx) })
+
+	var mu sync.Mutex
+	readerDone := make(chan error, 1)
+	wg.Go(func() {
+		readerDone <- readEvents(runCtx, cfg, o.Out, func(trigger string, dead bool) {
+			mu.Lock()
+			defer mu.Unlock()
+			if dead {
+				sum.DeadLetter++
+				return
+			}
+			sum.Events[trigger]++
+		})
+	})
+
+	sum.Changes, err = simulate(ctx, o, cfg, producer)
+	if err != nil {
+		stopAll()
+		wg.Wait()
+		return sum, err
+	}
+	if err := waitCaughtUp(ctx, cfg, producer, o.Drain); err != nil {
+		o.Log.Warn("processor did not catch up", "err", err)
+		fmt.Fprintf(o.Out, "warning: %v\n", err)
+	}
+	stopAll()
+	wg.Wait()
+	if err := <-procErr; err != nil {
+		return sum, err
+	}
+	if err := <-readerDone; err != nil && !errors.Is(err, context.Canceled) {
+		return sum, err
+	}
+	printSummary(o.Out, sum)
+	return sum, nil
+}
+
+// simulate writes the simulated database's snapshot and then Steps business actions.
+func simulate(ctx context.Context, o Options, cfg config.Config, producer *kgo.Client) (int, error) {
+	enc, err := debezium.NewEncoder(debezium.Options{Format: debezium.JSON, DecimalMode: "string", Source: cfg.Source})
+	if err != nil {
+		return 0, err
+	}
+	changes := 0
+	sink := func(ctx context.Context, ch *cdc.Change) error {
+		topic, key, value, err := enc.Encode(ctx, ch)
+		if err != nil {
+			return fmt.Errorf("encode %s change: %w", ch.Table, err)
+		}
+		if err := producer.ProduceSync(ctx, &kgo.Record{Topic: topic, Key: key, Value: value}).FirstErr(); err != nil {
+			return err
+		}
+		changes++
+		if ch.Op == cdc.OpDelete {
+			topic, key, err := enc.Tombstone(ch)
+			if err != nil {
+				return err
+			}
+			return producer.ProduceSync(ctx, &kgo.Record{Topic: topic, Key: key}).FirstErr()
+		}
+		return nil
+	}
+	sim := simulator.New(simulator.Options{Seed: o.Seed, Tenants: 2, Clock: time.Now})
+	if err := sim.Snapshot(ctx, sink); err != nil {
+		return changes, fmt.Errorf("snapshot: %w", err)
+	}
+	var tick *time.Ticker
+	if o.Rate > 0 {
+		tick = time.NewTicker(time.Second / time.Duration(o.Rate))
+		defer tick.Stop()
+	}
+	for range o.Steps {
+		if tick != nil {
+			select {
+			case <-ctx.Done():
+				return changes, ctx.Err()
+			case <-tick.C:
+			}
+		}
+		if err := sim.Step(ctx, sink); err != nil {
+			return changes, fmt.Errorf("simulated action: %w", err)
+		}
+	}
+	return changes, nil
+}
+
+// waitCaughtUp waits until the processor's group has committed every change record.
+func waitCaughtUp(ctx context.Context, cfg config.Config, cl *kgo.Client, budget time.Duration) error {
+	adm := kadm.NewClient(cl)
+	deadline := time.Now().Add(budget)
+	for {
+		lags, err := adm.Lag(ctx, cfg.Processor.Group)
+		if err == nil {
+			l := lags[cfg.Processor.Group]
+			if l.Error() == nil && !l.Lag.IsEmpty() && l.Lag.Total() == 0 {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("change topics not fully processed after %v", budget)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// readEvents prints a line per committed webhook event until ctx ends.
+// Dead-lettered change records are counted and printed with their reason.
+func readEvents(ctx context.Context, cfg config.Config, w io.Writer, seen func(trigger string, dead bool)) error {
+	codec, err := schemas.New()
+	if err != nil {
+		return err
+	}
+	reader := schemas.NewReader(codec, nil)
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(cfg.Kafka.Brokers...),
+		kgo.ConsumeTopics(cfg.Topics.Webhooks, cfg.Topics.CDCDeadLetter),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+	)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	for {
+		fetches := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		fetches.EachRecord(func(r *kgo.Record) {
+			if r.Topic == cfg.Topics.CDCDeadLetter {
+				seen("", true)
+				fmt.Fprintf(w, "dead-lettered %s: %s\n", header(r, processor.HeaderDeadReason), header(r, processor.HeaderDeadError))
+				return
+			}
+			ev, err := reader.Decode(r.Value)
+			if err != nil {
+				fmt.Fprintf(w, "undecodable webhook record %d/%d: %v\n", r.Partition, r.Offset, err)
+				return
+			}
+			seen(ev.EventName, false)
+			fmt.Fprintf(w, "%s  %-40s store=%-8s key=%s  message=%s\n",
+				ev.CreatedAt.Format("15:04:05.000"), ev.EventName, ev.StoreCode, r.Key, ev.MessageID)
+		})
+	}
+}
+
+func printSummary(w io.Writer, s Summary) {
+	fmt.Fprintf(w, "\n%d change events in, %d webhook events out, %d dead-lettered\n", s.Changes, total(s.Events), s.DeadLetter)
+	var missing []string
+	for _, t := range schemas.Triggers {
+		if n := s.Events[t]; n > 0 {
+			fmt.Fprintf(w, "  %-40s %6d\n", t, n)
+		} else {
+			missing = append(missing, t)
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		fmt.Fprintf(w, "  not seen in this run: %v\n", missing)
+	}
+}
+
+func total(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+func header(r *kgo.Record, key string) string {
+	for _, h := range r.Headers {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}

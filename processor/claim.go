@@ -1,0 +1,31 @@
+package processor
+
+import "context"
+
+// Claim is one event of a batch asking to be emitted: its message id and the source coordinates
+// (topic/partition/offset) of the change it came from.
+type Claim struct {
+	MessageID   string
+	Coordinates string
+	// Emit is set by the Claimer: true to produce the event, false to drop it as a duplicate.
+	Emit bool
+}
+
+// Claimer decides which events of a batch are produced. It sees every event of a batch at once
+// so that an implementation can check them all in one round trip. An error is transient: the
+// batch is aborted and polled again, never emitted unchecked.
+type Claimer interface {
+	Claim(ctx context.Context, claims []Claim) error
+}
+
+// EmitAll is the Claimer that drops nothing: exactly-once then rests on the Kafka transaction
+// alone, which covers crashes and rebalances but not Debezium redelivering a change.
+type EmitAll struct{}
+
+// Claim marks every claim to be emitted.
+func (EmitAll) Claim(_ context.Context, claims []Claim) error {
+	for i := range claims {
+		claims[i].Emit = true
+	}
+	return nil
+}

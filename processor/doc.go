@@ -1,0 +1,7 @@
+// Package processor is the stream processor: in one Kafka transaction per batch it consumes
+// Debezium change topics, decodes each change, applies the trigger rules against the lookups,
+// claims each event's message id, encodes the events with Avro and produces them to the webhook
+// topic, with unreadable records sent to the CDC dead-letter topic, and commits the source offsets.
+// It must never emit an event outside a transaction, skip a record, or let one bad record stall
+// its partition.
+package processor

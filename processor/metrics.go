@@ -1,0 +1,64 @@
+package processor
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the processor's Prometheus metrics, all under the loyaltyhooks_ prefix.
+type Metrics struct {
+	RecordsConsumed     *prometheus.CounterVec
+	RecordsSkipped      *prometheus.CounterVec
+	EventsProduced      *prometheus.CounterVec
+	DuplicatesDropped   prometheus.Counter
+	LookupMisses        *prometheus.CounterVec
+	DeadLetters         *prometheus.CounterVec
+	BatchSeconds        prometheus.Histogram
+	CDCLagSeconds       prometheus.Gauge
+	TransactionsAborted *prometheus.CounterVec
+}
+
+// NewMetrics creates the metrics and registers them with reg (nil: not registered).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		RecordsConsumed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loyaltyhooks_processor_records_consumed_total",
+			Help: "Change records consumed, by logical table.",
+		}, []string{"table"}),
+		RecordsSkipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loyaltyhooks_processor_records_skipped_total",
+			Help: "Records that carry no change (tombstones, heartbeats), by topic.",
+		}, []string{"topic"}),
+		EventsProduced: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loyaltyhooks_processor_events_produced_total",
+			Help: "Webhook events produced, by trigger (counted when the transaction commits).",
+		}, []string{"trigger"}),
+		DuplicatesDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "loyaltyhooks_processor_duplicates_dropped_total",
+			Help: "Events dropped because their message id was already claimed by another change.",
+		}),
+		LookupMisses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loyaltyhooks_processor_lookup_misses_total",
+			Help: "Lookups that found no row, by logical table; the event carries nulls instead.",
+		}, []string{"table"}),
+		DeadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loyaltyhooks_processor_dead_letters_total",
+			Help: "Records sent to the CDC dead-letter topic, by reason.",
+		}, []string{"reason"}),
+		BatchSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "loyaltyhooks_processor_batch_seconds",
+			Help:    "Time to process one polled batch, from poll to committed transaction.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}),
+		CDCLagSeconds: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "loyaltyhooks_processor_cdc_lag_seconds",
+			Help: "Now minus source.ts_ms of the last change processed.",
+		}),
+		TransactionsAborted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loyaltyhooks_processor_transactions_aborted_total",
+			Help: "Transactions aborted, by cause (rebalance, transient error).",
+		}, []string{"cause"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.RecordsConsumed, m.RecordsSkipped, m.EventsProduced, m.DuplicatesDropped,
+			m.LookupMisses, m.DeadLetters, m.BatchSeconds, m.CDCLagSeconds, m.TransactionsAborted)
+	}
+	return m
+}

@@ -1,0 +1,221 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/loyaltyhooks/loyaltyhooks/processor/cdc"
+	"github.com/loyaltyhooks/loyaltyhooks/processor/lookup"
+	"github.com/loyaltyhooks/loyaltyhooks/processor/rules"
+	"github.com/loyaltyhooks/loyaltyhooks/schemas"
+)
+
+// Headers of webhook records (CONTRACT §3).
+const (
+	HeaderEventName = "event-name"
+	HeaderMessageID = "message-id"
+	HeaderStoreCode = "store-code"
+)
+
+// Headers a dead-lettered record carries besides its original ones.
+const (
+	HeaderDeadReason    = "dlq-reason"
+	HeaderDeadError     = "dlq-error"
+	HeaderDeadTopic     = "dlq-source-topic"
+	HeaderDeadPartition = "dlq-source-partition"
+	HeaderDeadOffset    = "dlq-source-offset"
+)
+
+// Dead-letter reasons besides the decoder's (cdc.PoisonError reasons).
+const (
+	ReasonRuleFailed   = "rule-failed"
+	ReasonEncodeFailed = "encode-failed"
+)
+
+// Encoder frames one webhook event for the topic.
+type Encoder interface {
+	Encode(dst []byte, e *schemas.Event) ([]byte, error)
+}
+
+// Pipeline turns one polled batch of change records into the records to produce in its
+// transaction. It holds no Kafka client: the loop owns transport, the pipeline owns the work.
+type Pipeline struct {
+	Decoder      *cdc.Decoder
+	Lookups      *lookup.Store // nil: lookups come only from the batch itself (benchmarks)
+	Encoder      Encoder
+	Claimer      Claimer
+	WebhookTopic string
+	DeadTopic    string
+	Metrics      *Metrics
+	Now          func() time.Time
+
+	view    *lookup.View
+	changes []decoded
+	refs    []lookup.Ref
+	events  []rules.Event
+	owners  []int // index into changes of each event
+	claims  []Claim
+	encoded [][]byte
+}
+
+type decoded struct {
+	rec    *kgo.Record
+	change *cdc.Change
+	dead   bool // the change's events failed; the record goes to the dead-letter topic
+}
+
+// Process runs decode → lookups → rules → encode → claim over a batch and returns the webhook and
+// dead-letter records to produce, in source order. An error is transient (Redis, the registry):
+// the caller aborts the transaction and polls the batch again.
+func (p *Pipeline) Process(ctx context.Context, recs []*kgo.Record) ([]*kgo.Record, error) {
+	if p.view == nil {
+		p.view = lookup.NewView()
+	}
+	if p.Lookups != nil {
+		p.view.Reset()
+	}
+	p.changes, p.refs, p.events, p.owners = p.changes[:0], p.refs[:0], p.events[:0], p.owners[:0]
+	var out []*kgo.Record
+
+	for _, rec := range recs {
+		ch, err := p.Decoder.Decode(ctx, rec)
+		var poison *cdc.PoisonError
+		switch {
+		case errors.As(err, &poison):
+			out = append(out, p.deadLetter(rec, poison.Reason, err))
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("decode %s/%d@%d: %w", rec.Topic, rec.Partition, rec.Offset, err)
+		case ch == nil:
+			p.Metrics.RecordsSkipped.WithLabelValues(rec.Topic).Inc()
+			continue
+		}
+		p.Metrics.RecordsConsumed.WithLabelValues(ch.Table).Inc()
+		p.changes = append(p.changes, decoded{rec: rec, change: ch})
+		p.refs = rules.References(ch, p.refs)
+	}
+	if p.Lookups != nil {
+		if err := p.Lookups.Fetch(ctx, p.view, p.refs); err != nil {
+			return nil, err
+		}
+	}
+
+	var lastTs int64
+	for i := range p.changes {
+		d := &p.changes[i]
+		before := len(p.events)
+		evs, err := rules.Apply(d.change, p.view, p.events)
+		if err != nil {
+			p.events = p.events[:before]
+			d.dead = true
+			out = append(out, p.deadLetter(d.rec, ReasonRuleFailed, err))
+		} else {
+			p.events = evs
+			for range p.events[before:] {
+				p.owners = append(p.owners, i)
+			}
+		}
+		lookup.Record(p.view, d.change)
+		lastTs = max(lastTs, d.change.Source.TsMs)
+	}
+	for table, n := range p.view.Misses() {
+		p.Metrics.LookupMisses.WithLabelValues(table).Add(float64(n))
+	}
+	if lastTs > 0 && p.Now != nil {
+		p.Metrics.CDCLagSeconds.Set(p.Now().Sub(time.UnixMilli(lastTs)).Seconds())
+	}
+	if p.Lookups != nil {
+		if err := p.Lookups.Flush(ctx, p.view); err != nil {
+			return nil, err
+		}
+	}
+
+	if err := p.encode(&out); err != nil {
+		return nil, err
+	}
+	if err := p.claim(ctx); err != nil {
+		return nil, err
+	}
+	for i := range p.events {
+		ev := &p.events[i]
+		if p.changes[p.owners[i]].dead {
+			continue
+		}
+		if !p.claims[i].Emit {
+			p.Metrics.DuplicatesDropped.Inc()
+			continue
+		}
+		out = append(out, &kgo.Record{
+			Topic: p.WebhookTopic,
+			Key:   []byte(ev.Key),
+			Value: p.encoded[i],
+			Headers: []kgo.RecordHeader{
+				{Key: HeaderEventName, Value: []byte(ev.EventName)},
+				{Key: HeaderMessageID, Value: []byte(ev.MessageID)},
+				{Key: HeaderStoreCode, Value: []byte(ev.StoreCode)},
+			},
+		})
+	}
+	return out, nil
+}
+
+// encode encodes every event; a change any of whose events cannot be encoded is dead-lettered
+// whole, so no change is ever half emitted.
+func (p *Pipeline) encode(out *[]*kgo.Record) error {
+	if cap(p.encoded) < len(p.events) {
+		p.encoded = make([][]byte, len(p.events))
+	}
+	p.encoded = p.encoded[:len(p.events)]
+	for i := range p.events {
+		d := &p.changes[p.owners[i]]
+		if d.dead {
+			continue
+		}
+		b, err := p.Encoder.Encode(nil, &p.events[i].Event)
+		if err != nil {
+			d.dead = true
+			*out = append(*out, p.deadLetter(d.rec, ReasonEncodeFailed,
+				fmt.Errorf("encode %s %s: %w", p.events[i].EventName, p.events[i].MessageID, err)))
+			continue
+		}
+		p.encoded[i] = b
+	}
+	return nil
+}
+
+func (p *Pipeline) claim(ctx context.Context) error {
+	p.claims = p.claims[:0]
+	for i := range p.events {
+		src := p.events[i].Source
+		p.claims = append(p.claims, Claim{
+			MessageID:   p.events[i].MessageID,
+			Coordinates: src.Topic + "/" + strconv.Itoa(int(src.Partition)) + "/" + strconv.FormatInt(src.Offset, 10),
+		})
+	}
+	if len(p.claims) == 0 {
+		return nil
+	}
+	if err := p.Claimer.Claim(ctx, p.claims); err != nil {
+		return fmt.Errorf("claim %d events: %w", len(p.claims), err)
+	}
+	return nil
+}
+
+// deadLetter copies a record to the dead-letter topic with headers saying why.
+func (p *Pipeline) deadLetter(rec *kgo.Record, reason string, err error) *kgo.Record {
+	headers := make([]kgo.RecordHeader, 0, len(rec.Headers)+5)
+	headers = append(headers, rec.Headers...)
+	headers = append(headers,
+		kgo.RecordHeader{Key: HeaderDeadReason, Value: []byte(reason)},
+		kgo.RecordHeader{Key: HeaderDeadError, Value: []byte(err.Error())},
+		kgo.RecordHeader{Key: HeaderDeadTopic, Value: []byte(rec.Topic)},
+		kgo.RecordHeader{Key: HeaderDeadPartition, Value: []byte(strconv.Itoa(int(rec.Partition)))},
+		kgo.RecordHeader{Key: HeaderDeadOffset, Value: []byte(strconv.FormatInt(rec.Offset, 10))},
+	)
+	return &kgo.Record{Topic: p.DeadTopic, Key: rec.Key, Value: rec.Value, Headers: headers}
+}

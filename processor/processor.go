@@ -1,0 +1,319 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/loyaltyhooks/loyaltyhooks/config"
+	"github.com/loyaltyhooks/loyaltyhooks/processor/cdc"
+	"github.com/loyaltyhooks/loyaltyhooks/processor/lookup"
+	"github.com/loyaltyhooks/loyaltyhooks/schemas"
+	"github.com/loyaltyhooks/loyaltyhooks/topology"
+)
+
+// Processor runs the transactional consume → process → produce loop.
+type Processor struct {
+	cfg      config.Config
+	log      *slog.Logger
+	metrics  *Metrics
+	pipeline *Pipeline
+	kopts    []kgo.Opt
+	assigned atomic.Int64
+}
+
+// Option adjusts a Processor.
+type Option func(*options)
+
+type options struct {
+	log      *slog.Logger
+	reg      prometheus.Registerer
+	redis    redis.UniversalClient
+	registry *sr.Client
+	claimer  Claimer
+	kopts    []kgo.Opt
+}
+
+// WithLogger sets the logger (default: slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+// WithRegisterer registers the processor's metrics (default: not registered).
+func WithRegisterer(r prometheus.Registerer) Option { return func(o *options) { o.reg = r } }
+
+// WithRedis uses an existing Redis client instead of one built from redis.url.
+func WithRedis(c redis.UniversalClient) Option { return func(o *options) { o.redis = c } }
+
+// WithRegistry uses an existing schema registry client instead of one built from
+// schemaRegistry.url.
+func WithRegistry(c *sr.Client) Option { return func(o *options) { o.registry = c } }
+
+// WithClaimer sets how events are deduplicated (default: EmitAll).
+func WithClaimer(c Claimer) Option { return func(o *options) { o.claimer = c } }
+
+// WithKafkaOptions appends client options, e.g. a dialer for tests.
+func WithKafkaOptions(opts ...kgo.Opt) Option {
+	return func(o *options) { o.kopts = append(o.kopts, opts...) }
+}
+
+// New builds a processor from a validated configuration. It registers the webhook schema when
+// a registry is configured; it does not touch Kafka until Run.
+func New(ctx context.Context, cfg config.Config, opts ...Option) (*Processor, error) {
+	o := options{log: slog.Default(), claimer: EmitAll{}}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.registry == nil && cfg.SchemaRegistry.URL != "" {
+		reg, err := NewRegistryClient(cfg.SchemaRegistry)
+		if err != nil {
+			return nil, err
+		}
+		o.registry = reg
+	}
+	if o.redis == nil {
+		rdb, err := NewRedisClient(cfg.Redis)
+		if err != nil {
+			return nil, err
+		}
+		o.redis = rdb
+	}
+	decoder, err := cdc.NewDecoder(cfg.Source, o.registry)
+	if err != nil {
+		return nil, fmt.Errorf("source decoder: %w", err)
+	}
+	codec, err := schemas.New()
+	if err != nil {
+		return nil, fmt.Errorf("webhook schemas: %w", err)
+	}
+	writer, err := schemas.NewWriter(ctx, codec, o.registry, cfg.Topics.Webhooks+"-value")
+	if err != nil {
+		return nil, fmt.Errorf("webhook schema registration: %w", err)
+	}
+	m := NewMetrics(o.reg)
+	return &Processor{
+		cfg:     cfg,
+		log:     o.log,
+		metrics: m,
+		kopts:   o.kopts,
+		pipeline: &Pipeline{
+			Decoder:      decoder,
+			Lookups:      lookup.NewStore(o.redis, cfg.Redis.KeyPrefix),
+			Encoder:      writer,
+			Claimer:      o.claimer,
+			WebhookTopic: cfg.Topics.Webhooks,
+			DeadTopic:    cfg.Topics.CDCDeadLetter,
+			Metrics:      m,
+			Now:          time.Now,
+		},
+	}, nil
+}
+
+// Metrics returns the processor's metrics.
+func (p *Processor) Metrics() *Metrics { return p.metrics }
+
+// Assigned reports how many source partitions this instance owns now.
+func (p *Processor) Assigned() int { return int(p.assigned.Load()) }
+
+// TransactionalID is this instance's stable transactional.id: a restarted instance with the same
+// id fences its predecessor's open transaction at once.
+func (p *Processor) TransactionalID() string {
+	return p.cfg.Processor.Group + "-" + p.cfg.Processor.InstanceID
+}
+
+// Run consumes until ctx is cancelled, then finishes the batch in hand, commits, leaves the group
+// and returns nil. A session that fails is closed and rebuilt after a pause.
+func (p *Processor) Run(ctx context.Context) error {
+	backoff := newBackoff(200*time.Millisecond, 10*time.Second)
+	for {
+		err := p.runSession(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		p.log.Error("transactional session failed; rebuilding it", "err", err)
+		if !backoff.wait(ctx) {
+			return nil
+		}
+	}
+}
+
+func (p *Processor) clientOptions() []kgo.Opt {
+	c := p.cfg
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(c.Kafka.Brokers...),
+		kgo.ClientID(c.Kafka.ClientID),
+		kgo.ConsumerGroup(c.Processor.Group),
+		kgo.ConsumeTopics(topology.FromConfig(c).Sources()...),
+		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.TransactionalID(p.TransactionalID()),
+		kgo.TransactionTimeout(c.Kafka.TransactionTimeout),
+		kgo.SessionTimeout(c.Kafka.SessionTimeout),
+		kgo.RebalanceTimeout(c.Kafka.RebalanceTimeout),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			p.assigned.Add(int64(count(m)))
+		}),
+		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			p.assigned.Add(-int64(count(m)))
+		}),
+		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			p.assigned.Add(-int64(count(m)))
+		}),
+	}
+	return append(opts, p.kopts...)
+}
+
+func count(m map[string][]int32) int {
+	n := 0
+	for _, ps := range m {
+		n += len(ps)
+	}
+	return n
+}
+
+func (p *Processor) runSession(ctx context.Context) error {
+	sess, err := kgo.NewGroupTransactSession(p.clientOptions()...)
+	if err != nil {
+		return fmt.Errorf("kafka client: %w", err)
+	}
+	defer func() {
+		sess.Close()
+		p.assigned.Store(0)
+	}()
+	p.log.Info("processor started", "group", p.cfg.Processor.Group, "transactional_id", p.TransactionalID())
+	retry := newBackoff(100*time.Millisecond, 5*time.Second)
+	for {
+		fetches := sess.PollRecords(ctx, p.cfg.Processor.MaxPollRecords)
+		if ctx.Err() != nil || fetches.IsClientClosed() {
+			return nil
+		}
+		fetches.EachError(func(topic string, partition int32, err error) {
+			p.log.Warn("fetch error", "topic", topic, "partition", partition, "err", err)
+		})
+		recs := fetches.Records()
+		if len(recs) == 0 {
+			continue
+		}
+		// The batch in hand is finished even when shutdown begins, within the shutdown budget.
+		work, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.Processor.ShutdownTimeout)
+		committed, err := p.transact(work, sess, recs)
+		cancel()
+		var transient *transientError
+		switch {
+		case errors.As(err, &transient):
+			p.metrics.TransactionsAborted.WithLabelValues("transient").Inc()
+			p.log.Warn("batch aborted; it will be polled again", "records", len(recs), "err", transient.err)
+			if !retry.wait(ctx) {
+				return nil
+			}
+		case err != nil:
+			return err
+		case !committed:
+			p.metrics.TransactionsAborted.WithLabelValues("rebalance").Inc()
+			p.log.Info("transaction aborted by a rebalance; the batch will be polled again", "records", len(recs))
+		default:
+			retry.reset()
+		}
+	}
+}
+
+// transientError marks a batch failure that aborts the transaction but keeps the session.
+type transientError struct{ err error }
+
+func (e *transientError) Error() string { return e.err.Error() }
+
+// transact processes one batch in one transaction. It returns whether it committed; a
+// transientError when the batch was aborted for a passing failure; any other error means the
+// session is broken.
+func (p *Processor) transact(ctx context.Context, sess *kgo.GroupTransactSession, recs []*kgo.Record) (bool, error) {
+	start := time.Now()
+	if err := sess.Begin(); err != nil {
+		return false, fmt.Errorf("begin transaction: %w", err)
+	}
+	out, perr := p.pipeline.Process(ctx, recs)
+	if perr == nil {
+		perr = produce(ctx, sess, out)
+	}
+	if perr != nil {
+		if _, err := sess.End(ctx, kgo.TryAbort); err != nil {
+			return false, fmt.Errorf("abort transaction after %v: %w", perr, err)
+		}
+		return false, &transientError{perr}
+	}
+	committed, err := sess.End(ctx, kgo.TryCommit)
+	if err != nil {
+		return false, fmt.Errorf("commit transaction: %w", err)
+	}
+	if committed {
+		p.countCommitted(out)
+		p.metrics.BatchSeconds.Observe(time.Since(start).Seconds())
+	}
+	return committed, nil
+}
+
+func produce(ctx context.Context, sess *kgo.GroupTransactSession, out []*kgo.Record) error {
+	var failed atomic.Pointer[error]
+	for _, r := range out {
+		sess.Produce(ctx, r, func(r *kgo.Record, err error) {
+			if err != nil {
+				err = fmt.Errorf("produce to %s: %w", r.Topic, err)
+				failed.CompareAndSwap(nil, &err)
+			}
+		})
+	}
+	if err := sess.Client().Flush(ctx); err != nil {
+		return fmt.Errorf("flush: %w", err)
+	}
+	if e := failed.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+// countCommitted counts what a committed transaction wrote.
+func (p *Processor) countCommitted(out []*kgo.Record) {
+	for _, r := range out {
+		switch r.Topic {
+		case p.cfg.Topics.Webhooks:
+			p.metrics.EventsProduced.WithLabelValues(header(r, HeaderEventName)).Inc()
+		case p.cfg.Topics.CDCDeadLetter:
+			p.metrics.DeadLetters.WithLabelValues(header(r, HeaderDeadReason)).Inc()
+		}
+	}
+}
+
+func header(r *kgo.Record, key string) string {
+	for _, h := range r.Headers {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+// backoff doubles a pause from min up to max.
+type backoff struct{ min, max, next time.Duration }
+
+func newBackoff(min, max time.Duration) *backoff { return &backoff{min: min, max: max, next: min} }
+
+func (b *backoff) reset() { b.next = b.min }
+
+// wait pauses for the next interval; false when ctx ended first.
+func (b *backoff) wait(ctx context.Context) bool {
+	t := time.NewTimer(b.next)
+	defer t.Stop()
+	b.next = min(2*b.next, b.max)
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
