@@ -12,28 +12,43 @@ import (
 	"github.com/loyaltyhooks/loyaltyhooks/config"
 )
 
-// NewRedisClient connects to redis.url (redis:// or rediss://), trusting redis.tls.caFile when
-// set. Connecting is lazy: a Redis that is down surfaces as transient batch errors, not here.
+// NewRedisClient connects to redis.url — a single node (redis://, rediss://, unix://) or a
+// cluster (several addr= parameters) — trusting redis.tls.caFile when set. Connecting is lazy: a
+// Redis that is down surfaces as transient batch errors, not here.
 func NewRedisClient(c config.Redis) (redis.UniversalClient, error) {
-	opts, err := redis.ParseURL(c.URL)
+	if opts, err := redis.ParseURL(c.URL); err == nil {
+		if opts.TLSConfig, err = redisTLS(c, opts.TLSConfig); err != nil {
+			return nil, err
+		}
+		return redis.NewClient(opts), nil
+	}
+	opts, err := redis.ParseClusterURL(c.URL)
 	if err != nil {
 		return nil, fmt.Errorf("redis.url: %w", err)
 	}
-	if c.TLS.CAFile != "" {
-		if opts.TLSConfig == nil {
-			return nil, fmt.Errorf("redis.tls.caFile: set, but redis.url is not a rediss:// URL")
-		}
-		pem, err := os.ReadFile(c.TLS.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("redis.tls.caFile: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("redis.tls.caFile: %s holds no PEM certificate", c.TLS.CAFile)
-		}
-		opts.TLSConfig = &tls.Config{RootCAs: pool, ServerName: opts.TLSConfig.ServerName, MinVersion: tls.VersionTLS12}
+	if opts.TLSConfig, err = redisTLS(c, opts.TLSConfig); err != nil {
+		return nil, err
 	}
-	return redis.NewClient(opts), nil
+	return redis.NewClusterClient(opts), nil
+}
+
+// redisTLS adds redis.tls.caFile to the TLS settings a rediss:// URL implies.
+func redisTLS(c config.Redis, fromURL *tls.Config) (*tls.Config, error) {
+	if c.TLS.CAFile == "" {
+		return fromURL, nil
+	}
+	if fromURL == nil {
+		return nil, fmt.Errorf("redis.tls.caFile: set, but redis.url is not a rediss:// URL")
+	}
+	pem, err := os.ReadFile(c.TLS.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("redis.tls.caFile: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("redis.tls.caFile: %s holds no PEM certificate", c.TLS.CAFile)
+	}
+	return &tls.Config{RootCAs: pool, ServerName: fromURL.ServerName, MinVersion: tls.VersionTLS12}, nil
 }
 
 // NewRegistryClient returns a client of the configured schema registry.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -43,26 +44,18 @@ const (
 	DeadPartitions    = 1
 )
 
-// ProcessedTables are the logical tables whose changes the processor reads: every table of the
-// reference schema except webhook_subscription, which belongs to the sender.
-func ProcessedTables() []string {
-	var out []string
-	for _, t := range config.LogicalTables {
-		if t != "webhook_subscription" {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
 // FromConfig builds the topology a configuration implies.
 func FromConfig(c config.Config) Topology {
 	var t Topology
-	for _, table := range ProcessedTables() {
+	for _, table := range config.LogicalTables {
+		reader := Processor
+		if table == "webhook_subscription" {
+			reader = Sender
+		}
 		t.Topics = append(t.Topics, Topic{
 			Name: c.Source.Topic(table), Partitions: SourcePartitions, Table: table,
 			Key: "primary key of " + table, CleanupPolicy: "delete",
-			Writers: []string{Debezium}, Readers: []string{Processor},
+			Writers: []string{Debezium}, Readers: []string{reader},
 		})
 	}
 	t.Topics = append(t.Topics,
@@ -78,7 +71,7 @@ func FromConfig(c config.Config) Topology {
 func (t Topology) Sources() []string {
 	var out []string
 	for _, tp := range t.Topics {
-		if tp.Table != "" {
+		if tp.Table != "" && slices.Contains(tp.Readers, Processor) {
 			out = append(out, tp.Name)
 		}
 	}
