@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/loyaltyhooks/loyaltyhooks/config"
+	"github.com/loyaltyhooks/loyaltyhooks/internal/connect"
 	"github.com/loyaltyhooks/loyaltyhooks/processor/cdc"
 	"github.com/loyaltyhooks/loyaltyhooks/processor/lookup"
 	"github.com/loyaltyhooks/loyaltyhooks/schemas"
@@ -71,14 +72,14 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (*Processor, er
 		opt(&o)
 	}
 	if o.registry == nil && cfg.SchemaRegistry.URL != "" {
-		reg, err := NewRegistryClient(cfg.SchemaRegistry)
+		reg, err := connect.Registry(cfg.SchemaRegistry)
 		if err != nil {
 			return nil, err
 		}
 		o.registry = reg
 	}
 	if o.redis == nil {
-		rdb, err := NewRedisClient(cfg.Redis)
+		rdb, err := connect.Redis(cfg.Redis)
 		if err != nil {
 			return nil, err
 		}
@@ -143,11 +144,13 @@ func (p *Processor) Run(ctx context.Context) error {
 	}
 }
 
-func (p *Processor) clientOptions() []kgo.Opt {
+func (p *Processor) clientOptions() ([]kgo.Opt, error) {
 	c := p.cfg
-	opts := []kgo.Opt{
-		kgo.SeedBrokers(c.Kafka.Brokers...),
-		kgo.ClientID(c.Kafka.ClientID),
+	opts, err := connect.Kafka(c.Kafka)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts,
 		kgo.ConsumerGroup(c.Processor.Group),
 		kgo.ConsumeTopics(topology.FromConfig(c).Sources()...),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
@@ -166,8 +169,8 @@ func (p *Processor) clientOptions() []kgo.Opt {
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 			p.assigned.Add(-int64(count(m)))
 		}),
-	}
-	return append(opts, p.kopts...)
+	)
+	return append(opts, p.kopts...), nil
 }
 
 func count(m map[string][]int32) int {
@@ -179,7 +182,11 @@ func count(m map[string][]int32) int {
 }
 
 func (p *Processor) runSession(ctx context.Context) error {
-	sess, err := kgo.NewGroupTransactSession(p.clientOptions()...)
+	opts, err := p.clientOptions()
+	if err != nil {
+		return err
+	}
+	sess, err := kgo.NewGroupTransactSession(opts...)
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}

@@ -15,8 +15,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/loyaltyhooks/loyaltyhooks/config"
+	"github.com/loyaltyhooks/loyaltyhooks/internal/connect"
 	"github.com/loyaltyhooks/loyaltyhooks/processor"
 	"github.com/loyaltyhooks/loyaltyhooks/topology"
 )
@@ -38,7 +39,7 @@ func newProcessCommand() *cobra.Command {
 			}
 			ctx := cmd.Context()
 			if createTopics {
-				if err := createMissingTopics(ctx, cfg.Kafka.Brokers, topology.FromConfig(cfg)); err != nil {
+				if err := createMissingTopics(ctx, cfg.Kafka, topology.FromConfig(cfg)); err != nil {
 					return err
 				}
 			}
@@ -61,8 +62,8 @@ func newProcessCommand() *cobra.Command {
 }
 
 // createMissingTopics creates what the topology declares and the cluster lacks.
-func createMissingTopics(ctx context.Context, brokers []string, t topology.Topology) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+func createMissingTopics(ctx context.Context, kc config.Kafka, t topology.Topology) error {
+	cl, err := connect.KafkaClient(kc)
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/loyaltyhooks/loyaltyhooks/config"
-	"github.com/loyaltyhooks/loyaltyhooks/processor"
+	"github.com/loyaltyhooks/loyaltyhooks/internal/connect"
 	"github.com/loyaltyhooks/loyaltyhooks/schemas"
 )
 
@@ -48,7 +48,7 @@ func tail(ctx context.Context, cfg config.Config, follow bool, w io.Writer, flus
 	}
 	var reader *schemas.Reader
 	if cfg.SchemaRegistry.URL != "" {
-		reg, err := processor.NewRegistryClient(cfg.SchemaRegistry)
+		reg, err := connect.Registry(cfg.SchemaRegistry)
 		if err != nil {
 			return err
 		}
@@ -57,8 +57,7 @@ func tail(ctx context.Context, cfg config.Config, follow bool, w io.Writer, flus
 		reader = schemas.NewReader(codec, nil)
 	}
 	topic := cfg.Topics.Webhooks
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(cfg.Kafka.Brokers...),
+	cl, err := connect.KafkaClient(cfg.Kafka,
 		kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),

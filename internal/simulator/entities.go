@@ -44,16 +44,6 @@ func (t *tenant) row() *cdc.Row {
 	return r
 }
 
-// campaignOf returns the tenant's campaign with the given trigger type.
-func (t *tenant) campaignOf(triggerType string) *campaign {
-	for _, c := range t.campaigns {
-		if c.triggerType == triggerType {
-			return c
-		}
-	}
-	return nil
-}
-
 type settings struct {
 	tenantID                        string
 	pointsDays, couponsDays, levels int

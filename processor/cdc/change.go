@@ -45,14 +45,14 @@ type Value struct {
 }
 
 // Constructors keep call sites short and the field use consistent.
-func StringValue(s string) Value   { return Value{Kind: String, Str: s} }
-func IntValue(i int64) Value       { return Value{Kind: Int, Int: i} }
-func DecimalValue(s string) Value  { return Value{Kind: Decimal, Str: s} }
-func JSONValue(s string) Value     { return Value{Kind: JSON, Str: s} }
-func DateValue(days int64) Value   { return Value{Kind: Date, Int: days} }
-func TimeValue(t time.Time) Value  { return Value{Kind: Time, Int: t.UnixMicro()} }
-func MicrosValue(us int64) Value   { return Value{Kind: Time, Int: us} }
-func UnavailableValue() Value      { return Value{Kind: Unavailable} }
+func StringValue(s string) Value  { return Value{Kind: String, Str: s} }
+func IntValue(i int64) Value      { return Value{Kind: Int, Int: i} }
+func DecimalValue(s string) Value { return Value{Kind: Decimal, Str: s} }
+func JSONValue(s string) Value    { return Value{Kind: JSON, Str: s} }
+func DateValue(days int64) Value  { return Value{Kind: Date, Int: days} }
+func TimeValue(t time.Time) Value { return Value{Kind: Time, Int: t.UnixMicro()} }
+func MicrosValue(us int64) Value  { return Value{Kind: Time, Int: us} }
+func UnavailableValue() Value     { return Value{Kind: Unavailable} }
 func BoolValue(b bool) Value {
 	if b {
 		return Value{Kind: Bool, Int: 1}

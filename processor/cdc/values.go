@@ -1,0 +1,313 @@
+package cdc
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"strconv"
+	"time"
+	"unsafe"
+)
+
+// Placeholder is what Debezium writes for an unchanged TOAST value it could not read
+// (unavailable.value.placeholder); binary columns carry its bytes.
+const Placeholder = "__debezium_unavailable_value"
+
+// placeholderBase64 is the placeholder's bytes as the JSON converter writes a BYTES value.
+var placeholderBase64 = base64.StdEncoding.EncodeToString([]byte(Placeholder))
+
+var (
+	errNotDecimal = errors.New("not a decimal number")
+	errBase64Num  = errors.New("numeric value is base64 bytes without a known scale " +
+		"(decimal.handling.mode=precise on a schemaless JSON topic): set decimal.handling.mode=string " +
+		"or value.converter.schemas.enable=true")
+)
+
+// arena holds the text the decoder has to build (unescaped strings, formatted decimals) for one
+// record, so a record costs one allocation for all of it. Bytes are only ever appended, never
+// changed, so strings that point into it stay valid whatever happens to the buffer later.
+type arena struct{ buf []byte }
+
+func (a *arena) mark() int { return len(a.buf) }
+
+// since returns the text appended after mark n.
+func (a *arena) since(n int) string {
+	if len(a.buf) == n {
+		return ""
+	}
+	return unsafe.String(&a.buf[n], len(a.buf)-n)
+}
+
+func (a *arena) grow(n int) {
+	if a.buf == nil {
+		a.buf = make([]byte, 0, max(n, 64))
+	}
+}
+
+// canonicalDecimal returns the canonical text of a decimal literal (optional sign, digits, point,
+// exponent): no exponent, no leading "+", no leading or trailing zeros, "0" for any zero. When the
+// canonical text is a part of s it is returned without copying.
+func canonicalDecimal(s string, a *arena) (string, error) {
+	i, neg := 0, false
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		neg = s[i] == '-'
+		i++
+	}
+	intStart := i
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	intEnd := i
+	fracStart, fracEnd := i, i
+	if i < len(s) && s[i] == '.' {
+		i++
+		fracStart = i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		fracEnd = i
+	}
+	if intEnd == intStart && fracEnd == fracStart {
+		return "", errNotDecimal
+	}
+	if i < len(s) {
+		if s[i] != 'e' && s[i] != 'E' {
+			return "", errNotDecimal
+		}
+		exp, err := strconv.Atoi(s[i+1:])
+		if err != nil || exp > 1000 || exp < -1000 {
+			return "", errNotDecimal
+		}
+		return shiftDecimal(neg, s[intStart:intEnd]+s[fracStart:fracEnd], intEnd-intStart+exp, a), nil
+	}
+	for intStart < intEnd && s[intStart] == '0' {
+		intStart++
+	}
+	for fracEnd > fracStart && s[fracEnd-1] == '0' {
+		fracEnd--
+	}
+	switch {
+	case intStart == intEnd && fracStart == fracEnd:
+		return "0", nil
+	case intStart == intEnd: // ".5" has no integer digit to keep
+		return buildDecimal(neg, "", s[fracStart:fracEnd], a), nil
+	}
+	end := intEnd
+	if fracEnd > fracStart {
+		end = fracEnd
+	}
+	if !neg {
+		return s[intStart:end], nil
+	}
+	if intStart > 0 && s[intStart-1] == '-' {
+		return s[intStart-1 : end], nil
+	}
+	return buildDecimal(true, s[intStart:intEnd], s[fracStart:fracEnd], a), nil
+}
+
+// buildDecimal writes [-]int[.frac] to the arena; int and frac are already trimmed.
+func buildDecimal(neg bool, intDigits, frac string, a *arena) string {
+	a.grow(len(intDigits) + len(frac) + 3)
+	m := a.mark()
+	if neg {
+		a.buf = append(a.buf, '-')
+	}
+	if intDigits == "" {
+		a.buf = append(a.buf, '0')
+	}
+	a.buf = append(a.buf, intDigits...)
+	if frac != "" {
+		a.buf = append(a.buf, '.')
+		a.buf = append(a.buf, frac...)
+	}
+	return a.since(m)
+}
+
+// shiftDecimal places the decimal point point digits into the digit string ds (point may be
+// negative or beyond the digits) and returns the canonical text.
+func shiftDecimal(neg bool, ds string, point int, a *arena) string {
+	lead := 0
+	for lead < len(ds) && ds[lead] == '0' {
+		lead++
+	}
+	ds, point = ds[lead:], point-lead
+	for len(ds) > 0 && ds[len(ds)-1] == '0' {
+		ds = ds[:len(ds)-1]
+	}
+	if ds == "" {
+		return "0"
+	}
+	a.grow(len(ds) + abs(point) + 3)
+	m := a.mark()
+	if neg {
+		a.buf = append(a.buf, '-')
+	}
+	switch {
+	case point <= 0:
+		a.buf = append(a.buf, "0."...)
+		for range -point {
+			a.buf = append(a.buf, '0')
+		}
+		a.buf = append(a.buf, ds...)
+	case point >= len(ds):
+		a.buf = append(a.buf, ds...)
+		for range point - len(ds) {
+			a.buf = append(a.buf, '0')
+		}
+	default:
+		a.buf = append(a.buf, ds[:point]...)
+		a.buf = append(a.buf, '.')
+		a.buf = append(a.buf, ds[point:]...)
+	}
+	return a.since(m)
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
+// floatDecimal turns a double (decimal.handling.mode=double) into decimal text.
+func floatDecimal(f float64, a *arena) (string, error) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return "", fmt.Errorf("%v is not a decimal number", f)
+	}
+	if f == 0 {
+		return "0", nil
+	}
+	a.grow(32)
+	m := a.mark()
+	a.buf = strconv.AppendFloat(a.buf, f, 'f', -1, 64)
+	return a.since(m), nil
+}
+
+// unscaledDecimal turns big-endian two's-complement bytes and a scale (Kafka Connect's Decimal and
+// Debezium's VariableScaleDecimal) into decimal text.
+func unscaledDecimal(b []byte, scale int, a *arena) (string, error) {
+	if scale > 1000 || scale < -1000 {
+		return "", fmt.Errorf("scale %d out of range", scale)
+	}
+	a.grow(len(b)*3 + 8)
+	m := a.mark()
+	if len(b) <= 8 {
+		var v int64
+		if len(b) > 0 && b[0]&0x80 != 0 {
+			v = -1
+		}
+		for _, c := range b {
+			v = v<<8 | int64(c)
+		}
+		a.buf = strconv.AppendInt(a.buf, v, 10)
+	} else {
+		n := new(big.Int).SetBytes(b)
+		if b[0]&0x80 != 0 {
+			n.Sub(n, new(big.Int).Lsh(big.NewInt(1), uint(len(b))*8))
+		}
+		a.buf = n.Append(a.buf, 10)
+	}
+	digits := a.since(m)
+	neg := len(digits) > 0 && digits[0] == '-'
+	if neg {
+		digits = digits[1:]
+	}
+	return shiftDecimal(neg, digits, len(digits)-scale, a), nil
+}
+
+// decodeBase64 decodes standard base64 (what the JSON converter writes for BYTES) into the arena.
+func decodeBase64(s string, a *arena) ([]byte, error) {
+	a.grow(base64.StdEncoding.DecodedLen(len(s)))
+	m := a.mark()
+	out, err := base64.StdEncoding.AppendDecode(a.buf, []byte(s))
+	if err != nil {
+		return nil, fmt.Errorf("invalid base64: %w", err)
+	}
+	a.buf = out
+	return a.buf[m:len(a.buf):len(a.buf)], nil
+}
+
+// parseInstant reads an ISO-8601 instant with offset (io.debezium.time.ZonedTimestamp).
+func parseInstant(s string) (int64, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return 0, fmt.Errorf("not an ISO-8601 timestamp: %q", s)
+	}
+	return t.UnixMicro(), nil
+}
+
+// parseDate reads YYYY-MM-DD as days since the epoch.
+func parseDate(s string) (int64, error) {
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return 0, fmt.Errorf("not a date: %q", s)
+	}
+	return t.Unix() / 86400, nil
+}
+
+// floorDiv divides rounding toward negative infinity, so instants before 1970 stay exact.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+// textValue reads a string value of a column as o says; the JSON and Avro readers share it.
+func textValue(o op, scale int, s string, a *arena) (Value, error) {
+	if s == Placeholder {
+		return UnavailableValue(), nil
+	}
+	switch o {
+	case opText, opAny:
+		return StringValue(s), nil
+	case opBytes:
+		if s == placeholderBase64 {
+			return UnavailableValue(), nil
+		}
+		return StringValue(s), nil
+	case opJSON:
+		if !validJSON(s) {
+			return Value{}, errors.New("jsonb value is not valid JSON")
+		}
+		return JSONValue(s), nil
+	case opNumeric:
+		return decimalText(s, a)
+	case opDecimalBytes:
+		if s == placeholderBase64 {
+			return UnavailableValue(), nil
+		}
+		raw, err := decodeBase64(s, a)
+		if err != nil {
+			return Value{}, err
+		}
+		text, err := unscaledDecimal(raw, scale, a)
+		return DecimalValue(text), err
+	case opTimestamp:
+		us, err := parseInstant(s)
+		return MicrosValue(us), err
+	case opDate:
+		days, err := parseDate(s)
+		return DateValue(days), err
+	}
+	return Value{}, fmt.Errorf("unexpected string %q", s)
+}
+
+// decimalText reads a numeric column's string: decimal text in string mode, or base64 bytes
+// in precise mode, whose scale a schemaless record does not carry.
+func decimalText(s string, a *arena) (Value, error) {
+	if s == placeholderBase64 {
+		return UnavailableValue(), nil
+	}
+	text, err := canonicalDecimal(s, a)
+	if err == nil {
+		return DecimalValue(text), nil
+	}
+	if _, b64 := decodeBase64(s, a); b64 == nil {
+		return Value{}, errBase64Num
+	}
+	return Value{}, fmt.Errorf("%w: %q", errNotDecimal, s)
+}
