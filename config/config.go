@@ -82,6 +82,12 @@ type SchemaRegistry struct {
 type Topics struct {
 	Webhooks      string `mapstructure:"webhooks"`
 	CDCDeadLetter string `mapstructure:"cdcDeadLetter"`
+	// Timers carries due expiry timers and deferred changes back into the processor's loop.
+	Timers string `mapstructure:"timers"`
+	// Dead receives events whose delivery failed after the last retry tier, with their history.
+	Dead string `mapstructure:"dead"`
+	// RetryPrefix names the sender's retry tiers: <retryPrefix>.<delay>, e.g. loyalty.webhooks.retry.5m.
+	RetryPrefix string `mapstructure:"retryPrefix"`
 }
 
 // Processor tunes the stream processor.
@@ -92,6 +98,9 @@ type Processor struct {
 	MaxPollRecords int `mapstructure:"maxPollRecords"`
 	// ShutdownTimeout is the budget for finishing the batch, committing and leaving the group.
 	ShutdownTimeout time.Duration `mapstructure:"shutdownTimeout"`
+	// DedupTTL is how long a claimed message id is remembered: longer than Debezium can take to
+	// redeliver a change (its offset flush interval plus a connector outage).
+	DedupTTL time.Duration `mapstructure:"dedupTTL"`
 }
 
 // Metrics serves /metrics, /healthz and /readyz.

@@ -33,11 +33,15 @@ func Defaults() Config {
 		Topics: Topics{
 			Webhooks:      "loyalty.webhooks",
 			CDCDeadLetter: "loyalty.webhooks.cdc-dlq",
+			Timers:        "loyalty.webhooks.timers",
+			Dead:          "loyalty.webhooks.dead",
+			RetryPrefix:   "loyalty.webhooks.retry",
 		},
 		Processor: Processor{
 			Group:           "loyaltyhooks-processor",
 			MaxPollRecords:  1000,
 			ShutdownTimeout: 20 * time.Second,
+			DedupTTL:        7 * 24 * time.Hour,
 		},
 		Metrics: Metrics{Addr: ":9464"},
 		Log:     Log{Level: "info", Format: "json"},

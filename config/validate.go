@@ -195,6 +195,7 @@ func (pr Processor) validate(p *problems) {
 		p.add("processor.maxPollRecords", "%d must be positive", pr.MaxPollRecords)
 	}
 	positive(p, "processor.shutdownTimeout", pr.ShutdownTimeout)
+	positive(p, "processor.dedupTTL", pr.DedupTTL)
 }
 
 func oneOf(p *problems, key, value string, allowed ...string) {

@@ -13,6 +13,7 @@ import (
 	"github.com/loyaltyhooks/loyaltyhooks/internal/simulator"
 	"github.com/loyaltyhooks/loyaltyhooks/processor"
 	"github.com/loyaltyhooks/loyaltyhooks/processor/cdc"
+	"github.com/loyaltyhooks/loyaltyhooks/processor/claim"
 	"github.com/loyaltyhooks/loyaltyhooks/schemas"
 )
 
@@ -68,7 +69,7 @@ func BenchmarkHotPath(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	p := &processor.Pipeline{Decoder: dec, Encoder: w, Claimer: processor.EmitAll{},
+	p := &processor.Pipeline{Decoder: dec, Encoder: w, Claimer: claim.EmitAll{},
 		WebhookTopic: cfg.Topics.Webhooks, DeadTopic: cfg.Topics.CDCDeadLetter, Metrics: processor.NewMetrics(nil)}
 	ctx := context.Background()
 	if _, err := p.Process(ctx, snapshot); err != nil {

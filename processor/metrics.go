@@ -11,6 +11,7 @@ type Metrics struct {
 	LookupMisses        *prometheus.CounterVec
 	DeadLetters         *prometheus.CounterVec
 	BatchSeconds        prometheus.Histogram
+	ClaimSeconds        prometheus.Histogram
 	CDCLagSeconds       prometheus.Gauge
 	TransactionsAborted *prometheus.CounterVec
 }
@@ -47,6 +48,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Time to process one polled batch, from poll to committed transaction.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 		}),
+		ClaimSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "loyaltyhooks_processor_claim_seconds",
+			Help:    "Round-trip time of one batch's dedup claims to Redis.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
+		}),
 		CDCLagSeconds: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "loyaltyhooks_processor_cdc_lag_seconds",
 			Help: "Now minus source.ts_ms of the last change processed.",
@@ -58,7 +64,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.RecordsConsumed, m.RecordsSkipped, m.EventsProduced, m.DuplicatesDropped,
-			m.LookupMisses, m.DeadLetters, m.BatchSeconds, m.CDCLagSeconds, m.TransactionsAborted)
+			m.LookupMisses, m.DeadLetters, m.BatchSeconds, m.ClaimSeconds, m.CDCLagSeconds, m.TransactionsAborted)
 	}
 	return m
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/loyaltyhooks/loyaltyhooks/processor/cdc"
+	"github.com/loyaltyhooks/loyaltyhooks/processor/claim"
 	"github.com/loyaltyhooks/loyaltyhooks/processor/lookup"
 	"github.com/loyaltyhooks/loyaltyhooks/processor/rules"
 	"github.com/loyaltyhooks/loyaltyhooks/schemas"
@@ -45,10 +46,12 @@ type Encoder interface {
 // Pipeline turns one polled batch of change records into the records to produce in its
 // transaction. It holds no Kafka client: the loop owns transport, the pipeline owns the work.
 type Pipeline struct {
-	Decoder      *cdc.Decoder
-	Lookups      *lookup.Store // nil: lookups come only from the batch itself (benchmarks)
+	Decoder *cdc.Decoder
+	// Lookups is where lookup rows live between batches. Without a store the view itself keeps
+	// every lookup row the pipeline has seen (one instance, nothing shared: benchmarks, tests).
+	Lookups      *lookup.Store
 	Encoder      Encoder
-	Claimer      Claimer
+	Claimer      claim.Claimer
 	WebhookTopic string
 	DeadTopic    string
 	Metrics      *Metrics
@@ -59,7 +62,7 @@ type Pipeline struct {
 	refs    []lookup.Ref
 	events  []rules.Event
 	owners  []int // index into changes of each event
-	claims  []Claim
+	claims  []claim.Claim
 	encoded [][]byte
 }
 
@@ -192,7 +195,7 @@ func (p *Pipeline) claim(ctx context.Context) error {
 	p.claims = p.claims[:0]
 	for i := range p.events {
 		src := p.events[i].Source
-		p.claims = append(p.claims, Claim{
+		p.claims = append(p.claims, claim.Claim{
 			MessageID:   p.events[i].MessageID,
 			Coordinates: src.Topic + "/" + strconv.Itoa(int(src.Partition)) + "/" + strconv.FormatInt(src.Offset, 10),
 		})

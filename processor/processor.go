@@ -16,6 +16,7 @@ import (
 	"github.com/loyaltyhooks/loyaltyhooks/config"
 	"github.com/loyaltyhooks/loyaltyhooks/internal/connect"
 	"github.com/loyaltyhooks/loyaltyhooks/processor/cdc"
+	"github.com/loyaltyhooks/loyaltyhooks/processor/claim"
 	"github.com/loyaltyhooks/loyaltyhooks/processor/lookup"
 	"github.com/loyaltyhooks/loyaltyhooks/schemas"
 	"github.com/loyaltyhooks/loyaltyhooks/topology"
@@ -39,7 +40,7 @@ type options struct {
 	reg      prometheus.Registerer
 	redis    redis.UniversalClient
 	registry *sr.Client
-	claimer  Claimer
+	claimer  claim.Claimer
 	kopts    []kgo.Opt
 }
 
@@ -56,8 +57,8 @@ func WithRedis(c redis.UniversalClient) Option { return func(o *options) { o.red
 // schemaRegistry.url.
 func WithRegistry(c *sr.Client) Option { return func(o *options) { o.registry = c } }
 
-// WithClaimer sets how events are deduplicated (default: EmitAll).
-func WithClaimer(c Claimer) Option { return func(o *options) { o.claimer = c } }
+// WithClaimer sets how events are deduplicated (default: claims in Redis).
+func WithClaimer(c claim.Claimer) Option { return func(o *options) { o.claimer = c } }
 
 // WithKafkaOptions appends client options, e.g. a dialer for tests.
 func WithKafkaOptions(opts ...kgo.Opt) Option {
@@ -67,7 +68,7 @@ func WithKafkaOptions(opts ...kgo.Opt) Option {
 // New builds a processor from a validated configuration. It registers the webhook schema when
 // a registry is configured; it does not touch Kafka until Run.
 func New(ctx context.Context, cfg config.Config, opts ...Option) (*Processor, error) {
-	o := options{log: slog.Default(), claimer: EmitAll{}}
+	o := options{log: slog.Default()}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -98,6 +99,11 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (*Processor, er
 		return nil, fmt.Errorf("webhook schema registration: %w", err)
 	}
 	m := NewMetrics(o.reg)
+	if o.claimer == nil {
+		c := claim.NewRedis(o.redis, cfg.Redis.KeyPrefix, cfg.Processor.DedupTTL)
+		c.Observe = func(d time.Duration) { m.ClaimSeconds.Observe(d.Seconds()) }
+		o.claimer = c
+	}
 	return &Processor{
 		cfg:     cfg,
 		log:     o.log,

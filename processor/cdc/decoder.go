@@ -20,16 +20,14 @@ const MessageTopicSuffix = ".message"
 
 // Decoder turns Debezium records of the mapped tables into Changes. It is safe for concurrent use.
 type Decoder struct {
-	avro     bool
-	registry *sr.Client
-	schemas  schemaFetcher
-	topics   map[string]*tableInfo
+	avro    bool
+	schemas schemaFetcher
+	topics  map[string]*tableInfo
 }
 
 // tableInfo is everything the decoder knows about one source topic.
 type tableInfo struct {
 	logical  string // "" for the logical decoding message topic
-	physical string
 	byPhys   map[string]*colInfo
 	keyWidth int     // number of primary-key columns
 	bare     rowPlan // how to read a row when the record carries no schema
@@ -39,11 +37,11 @@ type tableInfo struct {
 	avroPlans  planCache
 }
 
-// colInfo maps one physical column to its logical name and reference type ("" when the
-// reference schema does not have it).
+// colInfo is the logical name and reference type ("" when the reference schema does not have
+// it) of one physical column.
 type colInfo struct {
-	logical, physical string
-	typ               ColumnType
+	logical string
+	typ     ColumnType
 }
 
 // NewDecoder prepares a decoder for the tables of src. registry is required for the avro format
@@ -55,8 +53,7 @@ func NewDecoder(src config.Source, registry *sr.Client) (*Decoder, error) {
 	if src.Schema == "" {
 		return nil, errors.New("source.schema is empty")
 	}
-	d := &Decoder{registry: registry, topics: map[string]*tableInfo{}}
-	d.schemas.registry = registry
+	d := &Decoder{schemas: schemaFetcher{registry: registry}, topics: map[string]*tableInfo{}}
 	switch src.Format {
 	case config.FormatJSON, "":
 	case config.FormatAvro:
@@ -90,7 +87,7 @@ func NewDecoder(src config.Source, registry *sr.Client) (*Decoder, error) {
 
 func newTableInfo(src config.Source, logical string) (*tableInfo, error) {
 	mapping := src.Tables[logical]
-	t := &tableInfo{logical: logical, physical: src.PhysicalTable(logical), byPhys: map[string]*colInfo{}, keyWidth: 1}
+	t := &tableInfo{logical: logical, byPhys: map[string]*colInfo{}, keyWidth: 1}
 	add := func(name string, typ ColumnType) error {
 		phys := name
 		if p := mapping.Columns[name]; p != "" {
@@ -99,7 +96,7 @@ func newTableInfo(src config.Source, logical string) (*tableInfo, error) {
 		if c, ok := t.byPhys[phys]; ok {
 			return fmt.Errorf("source.tables.%s.columns: %s and %s both map to column %s", logical, c.logical, name, phys)
 		}
-		c := &colInfo{logical: name, physical: phys, typ: typ}
+		c := &colInfo{logical: name, typ: typ}
 		t.byPhys[phys] = c
 		t.bare.add(field{phys: phys, name: name, op: bareOp(typ)})
 		return nil
@@ -190,7 +187,7 @@ func (d *Decoder) Decode(ctx context.Context, r *kgo.Record) (*Change, error) {
 
 func (d *Decoder) decodeKey(ctx context.Context, key []byte, t *tableInfo, blk *block) (*Row, error) {
 	if key[0] == 0 {
-		if d.registry == nil {
+		if d.schemas.registry == nil {
 			return nil, faultf(ReasonUndecodable, "record key is Avro but no schema registry is configured")
 		}
 		return d.decodeAvroKey(ctx, key, t, blk)

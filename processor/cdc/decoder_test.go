@@ -507,3 +507,35 @@ func TestNewDecoderRejectsBadConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestUnavailableInEveryEncoding(t *testing.T) {
+	d := newDecoder(t, loyalty(config.FormatJSON))
+	const text, bytes = `"__debezium_unavailable_value"`, `"X19kZWJleml1bV91bmF2YWlsYWJsZV92YWx1ZQ=="`
+	for name, tc := range map[string]struct {
+		topic, value string
+		columns      []string
+	}{
+		"text, jsonb, timestamptz and string decimal": {"loyalty.public.transaction",
+			`{"op":"u","source":{},"after":{"transaction_id":"t1","document_number":` + text + `,"customer_data":` + text +
+				`,"purchased_at":` + text + `,"gross_value":` + text + `}}`,
+			[]string{"document_number", "customer_data", "purchased_at", "gross_value"}},
+		"precise decimal bytes without schema": {"loyalty.public.transaction",
+			`{"op":"u","source":{},"after":{"transaction_id":"t1","gross_value":` + bytes + `}}`, []string{"gross_value"}},
+		"VariableScaleDecimal": {"loyalty.public.transaction",
+			`{"op":"u","source":{},"after":{"transaction_id":"t1","gross_value":{"scale":0,"value":` + bytes + `}}}`, []string{"gross_value"}},
+		"Decimal with scale": {"loyalty.public.wallet", string(wrap(fixture(t, "wallet-fixed.schema.json"),
+			[]byte(`{"op":"u","source":{},"after":{"wallet_id":"w1","active_units":`+bytes+`}}`))), []string{"active_units"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got, err := d.Decode(context.Background(), record(tc.topic, nil, []byte(tc.value)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range tc.columns {
+				if v := got.After.Get(c); v.Kind != cdc.Unavailable {
+					t.Errorf("%s = %+v, want unavailable", c, v)
+				}
+			}
+		})
+	}
+}

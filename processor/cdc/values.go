@@ -229,13 +229,95 @@ func decodeBase64(s string, a *arena) ([]byte, error) {
 	return a.buf[m:len(a.buf):len(a.buf)], nil
 }
 
-// parseInstant reads an ISO-8601 instant with offset (io.debezium.time.ZonedTimestamp).
+// parseInstant reads an ISO-8601 instant with offset (io.debezium.time.ZonedTimestamp) as Unix
+// microseconds. The UTC form Debezium writes is read directly; any other goes through time.Parse.
 func parseInstant(s string) (int64, error) {
+	if us, ok := utcInstant(s); ok {
+		return us, nil
+	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return 0, fmt.Errorf("not an ISO-8601 timestamp: %q", s)
 	}
 	return t.UnixMicro(), nil
+}
+
+// utcInstant reads YYYY-MM-DDTHH:MM:SS[.fraction]Z, digits beyond microseconds truncated.
+func utcInstant(s string) (int64, bool) {
+	n := len(s)
+	if n < 20 || s[n-1] != 'Z' || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
+		return 0, false
+	}
+	year, ok1 := atoiDigits(s[0:4])
+	month, ok2 := atoiDigits(s[5:7])
+	day, ok3 := atoiDigits(s[8:10])
+	hour, ok4 := atoiDigits(s[11:13])
+	minute, ok5 := atoiDigits(s[14:16])
+	sec, ok6 := atoiDigits(s[17:19])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || month < 1 || month > 12 || day < 1 ||
+		day > daysIn(month, year) || hour > 23 || minute > 59 || sec > 59 {
+		return 0, false
+	}
+	var us int64
+	if n > 20 {
+		frac := s[20 : n-1]
+		if s[19] != '.' || len(frac) == 0 || len(frac) > 9 {
+			return 0, false
+		}
+		for i := range 6 {
+			d := int64(0)
+			if i < len(frac) {
+				if frac[i] < '0' || frac[i] > '9' {
+					return 0, false
+				}
+				d = int64(frac[i] - '0')
+			}
+			us = us*10 + d
+		}
+		if _, ok := atoiDigits(frac); !ok {
+			return 0, false
+		}
+	}
+	secs := ((daysFromCivil(year, month, day)*24+hour)*60+minute)*60 + sec
+	return secs*1_000_000 + us, true
+}
+
+func atoiDigits(s string) (int64, bool) {
+	var n int64
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(s[i]-'0')
+	}
+	return n, true
+}
+
+func daysIn(month, year int64) int64 {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// daysFromCivil returns the days since 1970-01-01 of a proleptic Gregorian date
+// (H. Hinnant, "chrono-compatible low-level date algorithms").
+func daysFromCivil(y, m, d int64) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := floorDiv(y, 400)
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return era*146097 + doe - 719468
 }
 
 // parseDate reads YYYY-MM-DD as days since the epoch.

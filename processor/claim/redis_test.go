@@ -1,0 +1,77 @@
+package claim_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/loyaltyhooks/loyaltyhooks/internal/redistest"
+	"github.com/loyaltyhooks/loyaltyhooks/processor/claim"
+)
+
+const (
+	idA = "0933eba8-9382-548c-ad0e-85e96a154a5c"
+	idB = "17b14f70-590a-581f-bccd-9e29f13e6234"
+)
+
+func emits(cs []claim.Claim) []bool {
+	out := make([]bool, len(cs))
+	for i, c := range cs {
+		out[i] = c.Emit
+	}
+	return out
+}
+
+func TestRedisClaim(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	ctx := context.Background()
+	c := claim.NewRedis(rdb, "t:", time.Hour)
+	var rtts int
+	c.Observe = func(time.Duration) { rtts++ }
+
+	first := []claim.Claim{{MessageID: idA, Coordinates: "loyalty.public.member/0/10"}, {MessageID: idB, Coordinates: "loyalty.public.member/0/11"}}
+	if err := c.Claim(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	if got := emits(first); !got[0] || !got[1] {
+		t.Fatalf("new claims emit %v, want both", got)
+	}
+	// Our own aborted batch, replayed: same coordinates, emitted again.
+	replay := []claim.Claim{{MessageID: idA, Coordinates: "loyalty.public.member/0/10"}}
+	if err := c.Claim(ctx, replay); err != nil {
+		t.Fatal(err)
+	}
+	if !replay[0].Emit {
+		t.Fatal("a replay of our own claim was dropped")
+	}
+	// Debezium redelivered the change at a later offset: a duplicate.
+	dup := []claim.Claim{{MessageID: idB, Coordinates: "loyalty.public.member/0/57"}}
+	if err := c.Claim(ctx, dup); err != nil {
+		t.Fatal(err)
+	}
+	if dup[0].Emit {
+		t.Fatal("a redelivered change was emitted again")
+	}
+	if rtts != 3 {
+		t.Fatalf("observed %d round trips, want one per batch (3)", rtts)
+	}
+	key, err := c.Key(idA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ttl := rdb.TTL(ctx, key).Val(); ttl <= 59*time.Minute || ttl > time.Hour {
+		t.Fatalf("claim TTL %v, want about an hour", ttl)
+	}
+	if err := c.Claim(ctx, []claim.Claim{{MessageID: "not-a-uuid", Coordinates: "x/0/1"}}); err == nil {
+		t.Fatal("a malformed message id was claimed")
+	}
+
+	srv.Stop()
+	down := []claim.Claim{{MessageID: idA, Coordinates: "loyalty.public.member/0/10"}}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := c.Claim(cctx, down); err == nil || down[0].Emit {
+		t.Fatalf("claim with Redis down: err %v, emit %v; want an error and nothing emitted", err, down[0].Emit)
+	}
+}
