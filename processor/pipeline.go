@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/loyaltyhooks/loyaltyhooks/internal/failpoint"
 	"github.com/loyaltyhooks/loyaltyhooks/processor/cdc"
 	"github.com/loyaltyhooks/loyaltyhooks/processor/claim"
 	"github.com/loyaltyhooks/loyaltyhooks/processor/lookup"
@@ -64,6 +66,8 @@ type Pipeline struct {
 	owners  []int // index into changes of each event
 	claims  []claim.Claim
 	encoded [][]byte
+	buf     []byte // the batch's record bytes
+	bufSize int    // the last batch's, to size the next
 }
 
 type decoded struct {
@@ -136,6 +140,7 @@ func (p *Pipeline) Process(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 		if err := p.Lookups.Flush(ctx, p.view); err != nil {
 			return nil, err
 		}
+		failpoint.Hit(failpoint.AfterLookupsFlush)
 	}
 
 	if err := p.encode(&out); err != nil {
@@ -144,32 +149,15 @@ func (p *Pipeline) Process(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 	if err := p.claim(ctx); err != nil {
 		return nil, err
 	}
-	for i := range p.events {
-		ev := &p.events[i]
-		if p.changes[p.owners[i]].dead {
-			continue
-		}
-		if !p.claims[i].Emit {
-			p.Metrics.DuplicatesDropped.Inc()
-			continue
-		}
-		out = append(out, &kgo.Record{
-			Topic: p.WebhookTopic,
-			Key:   []byte(ev.Key),
-			Value: p.encoded[i],
-			Headers: []kgo.RecordHeader{
-				{Key: HeaderEventName, Value: []byte(ev.EventName)},
-				{Key: HeaderMessageID, Value: []byte(ev.MessageID)},
-				{Key: HeaderStoreCode, Value: []byte(ev.StoreCode)},
-			},
-		})
-	}
-	return out, nil
+	return p.emit(out), nil
 }
 
-// encode encodes every event; a change any of whose events cannot be encoded is dead-lettered
-// whole, so no change is ever half emitted.
+// encode encodes every event into the batch's buffer; a change any of whose events cannot be
+// encoded is dead-lettered whole, so no change is ever half emitted.
 func (p *Pipeline) encode(out *[]*kgo.Record) error {
+	// One buffer per batch holds every value, key and header of the batch's records: the records
+	// stay in flight until the transaction ends, so the buffer is never reused.
+	p.buf = make([]byte, 0, max(p.bufSize, 4096))
 	if cap(p.encoded) < len(p.events) {
 		p.encoded = make([][]byte, len(p.events))
 	}
@@ -179,26 +167,31 @@ func (p *Pipeline) encode(out *[]*kgo.Record) error {
 		if d.dead {
 			continue
 		}
-		b, err := p.Encoder.Encode(nil, &p.events[i].Event)
+		start := len(p.buf)
+		b, err := p.Encoder.Encode(p.buf, &p.events[i].Event)
 		if err != nil {
 			d.dead = true
 			*out = append(*out, p.deadLetter(d.rec, ReasonEncodeFailed,
 				fmt.Errorf("encode %s %s: %w", p.events[i].EventName, p.events[i].MessageID, err)))
 			continue
 		}
-		p.encoded[i] = b
+		p.buf = b
+		p.encoded[i] = b[start:len(b):len(b)]
 	}
 	return nil
 }
 
+// claim asks the claimer about every event of a change that is not dead-lettered: an event that
+// will not be produced must not hold a claim.
 func (p *Pipeline) claim(ctx context.Context) error {
 	p.claims = p.claims[:0]
 	for i := range p.events {
-		src := p.events[i].Source
-		p.claims = append(p.claims, claim.Claim{
-			MessageID:   p.events[i].MessageID,
-			Coordinates: src.Topic + "/" + strconv.Itoa(int(src.Partition)) + "/" + strconv.FormatInt(src.Offset, 10),
-		})
+		if p.changes[p.owners[i]].dead {
+			continue
+		}
+		src := &p.events[i].Source
+		p.claims = append(p.claims, claim.Claim{Index: i,
+			MessageID: p.events[i].MessageID, Topic: src.Topic, Partition: src.Partition, Offset: src.Offset})
 	}
 	if len(p.claims) == 0 {
 		return nil
@@ -206,7 +199,49 @@ func (p *Pipeline) claim(ctx context.Context) error {
 	if err := p.Claimer.Claim(ctx, p.claims); err != nil {
 		return fmt.Errorf("claim %d events: %w", len(p.claims), err)
 	}
+	failpoint.Hit(failpoint.AfterClaims)
 	return nil
+}
+
+// emit appends the webhook records of the claimed events, carved from per-batch slabs.
+func (p *Pipeline) emit(out []*kgo.Record) []*kgo.Record {
+	n := 0
+	for i := range p.claims {
+		if p.claims[i].Emit {
+			n++
+		} else {
+			p.Metrics.DuplicatesDropped.Inc()
+		}
+	}
+	if n == 0 {
+		return out
+	}
+	recs := make([]kgo.Record, n)
+	headers := make([]kgo.RecordHeader, 3*n)
+	out = slices.Grow(out, n)
+	k := 0
+	for _, c := range p.claims {
+		if !c.Emit {
+			continue
+		}
+		ev := &p.events[c.Index]
+		h := headers[3*k : 3*k+3 : 3*k+3]
+		h[0] = kgo.RecordHeader{Key: HeaderEventName, Value: p.bytes(ev.EventName)}
+		h[1] = kgo.RecordHeader{Key: HeaderMessageID, Value: p.bytes(ev.MessageID)}
+		h[2] = kgo.RecordHeader{Key: HeaderStoreCode, Value: p.bytes(ev.StoreCode)}
+		recs[k] = kgo.Record{Topic: p.WebhookTopic, Key: p.bytes(ev.Key), Value: p.encoded[c.Index], Headers: h}
+		out = append(out, &recs[k])
+		k++
+	}
+	p.bufSize = len(p.buf)
+	return out
+}
+
+// bytes copies s into the batch buffer.
+func (p *Pipeline) bytes(s string) []byte {
+	start := len(p.buf)
+	p.buf = append(p.buf, s...)
+	return p.buf[start:len(p.buf):len(p.buf)]
 }
 
 // deadLetter copies a record to the dead-letter topic with headers saying why.

@@ -3,10 +3,14 @@ package claim
 import "context"
 
 // Claim is one event of a batch asking to be emitted: its message id and the source coordinates
-// (topic/partition/offset) of the change it came from.
+// of the change it came from.
 type Claim struct {
-	MessageID   string
-	Coordinates string
+	MessageID string
+	Topic     string
+	Partition int32
+	Offset    int64
+	// Index is the caller's own reference to the event; claimers leave it alone.
+	Index int
 	// Emit is set by the Claimer: true to produce the event, false to drop it as a duplicate.
 	Emit bool
 }

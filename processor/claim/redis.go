@@ -2,6 +2,7 @@ package claim
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -40,10 +41,14 @@ func (r *Redis) Key(messageID string) (string, error) {
 	return r.prefix + "d:" + string(id[:]), nil
 }
 
-// Owner is the stored form of a change's coordinates ("topic/partition/offset").
-func Owner(coordinates string) string {
+// Owner is the stored form of a change's source coordinates.
+func Owner(topic string, partition int32, offset int64) string {
 	h := fnv.New64a()
-	h.Write([]byte(coordinates))
+	h.Write([]byte(topic))
+	var b [12]byte
+	binary.BigEndian.PutUint32(b[:4], uint32(partition))
+	binary.BigEndian.PutUint64(b[4:], uint64(offset))
+	h.Write(b[:])
 	return strconv.FormatUint(h.Sum64()>>1, 10)
 }
 
@@ -61,7 +66,7 @@ func (r *Redis) Claim(ctx context.Context, claims []Claim) error {
 		if err != nil {
 			return err
 		}
-		owners[i] = Owner(claims[i].Coordinates)
+		owners[i] = Owner(claims[i].Topic, claims[i].Partition, claims[i].Offset)
 		cmds[i] = pipe.SetArgs(ctx, key, owners[i], redis.SetArgs{Mode: "NX", Get: true, TTL: r.ttl})
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {

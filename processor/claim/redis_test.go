@@ -30,7 +30,7 @@ func TestRedisClaim(t *testing.T) {
 	var rtts int
 	c.Observe = func(time.Duration) { rtts++ }
 
-	first := []claim.Claim{{MessageID: idA, Coordinates: "loyalty.public.member/0/10"}, {MessageID: idB, Coordinates: "loyalty.public.member/0/11"}}
+	first := []claim.Claim{{MessageID: idA, Topic: "loyalty.public.member", Partition: 0, Offset: 10}, {MessageID: idB, Topic: "loyalty.public.member", Partition: 0, Offset: 11}}
 	if err := c.Claim(ctx, first); err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestRedisClaim(t *testing.T) {
 		t.Fatalf("new claims emit %v, want both", got)
 	}
 	// Our own aborted batch, replayed: same coordinates, emitted again.
-	replay := []claim.Claim{{MessageID: idA, Coordinates: "loyalty.public.member/0/10"}}
+	replay := []claim.Claim{{MessageID: idA, Topic: "loyalty.public.member", Partition: 0, Offset: 10}}
 	if err := c.Claim(ctx, replay); err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestRedisClaim(t *testing.T) {
 		t.Fatal("a replay of our own claim was dropped")
 	}
 	// Debezium redelivered the change at a later offset: a duplicate.
-	dup := []claim.Claim{{MessageID: idB, Coordinates: "loyalty.public.member/0/57"}}
+	dup := []claim.Claim{{MessageID: idB, Topic: "loyalty.public.member", Partition: 0, Offset: 57}}
 	if err := c.Claim(ctx, dup); err != nil {
 		t.Fatal(err)
 	}
@@ -63,12 +63,12 @@ func TestRedisClaim(t *testing.T) {
 	if ttl := rdb.TTL(ctx, key).Val(); ttl <= 59*time.Minute || ttl > time.Hour {
 		t.Fatalf("claim TTL %v, want about an hour", ttl)
 	}
-	if err := c.Claim(ctx, []claim.Claim{{MessageID: "not-a-uuid", Coordinates: "x/0/1"}}); err == nil {
+	if err := c.Claim(ctx, []claim.Claim{{MessageID: "not-a-uuid", Topic: "x", Partition: 0, Offset: 1}}); err == nil {
 		t.Fatal("a malformed message id was claimed")
 	}
 
 	srv.Stop()
-	down := []claim.Claim{{MessageID: idA, Coordinates: "loyalty.public.member/0/10"}}
+	down := []claim.Claim{{MessageID: idA, Topic: "loyalty.public.member", Partition: 0, Offset: 10}}
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := c.Claim(cctx, down); err == nil || down[0].Emit {
