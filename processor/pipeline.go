@@ -15,6 +15,7 @@ import (
 	"github.com/loyaltyhooks/loyaltyhooks/processor/claim"
 	"github.com/loyaltyhooks/loyaltyhooks/processor/lookup"
 	"github.com/loyaltyhooks/loyaltyhooks/processor/rules"
+	"github.com/loyaltyhooks/loyaltyhooks/processor/timer"
 	"github.com/loyaltyhooks/loyaltyhooks/schemas"
 )
 
@@ -58,8 +59,14 @@ type Pipeline struct {
 	DeadTopic    string
 	Metrics      *Metrics
 	Now          func() time.Time
+	// Timers holds the expiry timers the changes schedule; nil leaves timers alone (benchmarks,
+	// tests). TimersTopic is where due timers come back from.
+	Timers      *timer.Store
+	TimersTopic string
 
 	view    *lookup.View
+	dueView *lookup.View  // the entity rows of a batch's due timers
+	timers  []rules.Timer // the timers the batch's changes set or cancel
 	changes []decoded
 	refs    []lookup.Ref
 	events  []rules.Event
@@ -73,7 +80,8 @@ type Pipeline struct {
 type decoded struct {
 	rec    *kgo.Record
 	change *cdc.Change
-	dead   bool // the change's events failed; the record goes to the dead-letter topic
+	due    *timer.Due // a due timer from the timers topic, instead of a change
+	dead   bool       // the change's events failed; the record goes to the dead-letter topic
 }
 
 // Process runs decode → lookups → rules → encode → claim over a batch and returns the webhook and
@@ -87,9 +95,16 @@ func (p *Pipeline) Process(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 		p.view.Reset()
 	}
 	p.changes, p.refs, p.events, p.owners = p.changes[:0], p.refs[:0], p.events[:0], p.owners[:0]
+	p.timers = p.timers[:0]
 	var out []*kgo.Record
 
 	for _, rec := range recs {
+		if rec.Topic == p.TimersTopic {
+			if dead := p.readDue(rec); dead != nil {
+				out = append(out, dead)
+			}
+			continue
+		}
 		ch, err := p.Decoder.Decode(ctx, rec)
 		var poison *cdc.PoisonError
 		switch {
@@ -105,6 +120,12 @@ func (p *Pipeline) Process(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 		p.Metrics.RecordsConsumed.WithLabelValues(ch.Table).Inc()
 		p.changes = append(p.changes, decoded{rec: rec, change: ch})
 		p.refs = rules.References(ch, p.refs)
+		if ref, ok := lookup.RefOf(ch); ok {
+			p.refs = append(p.refs, ref)
+		}
+	}
+	if err := p.dueReferences(ctx); err != nil {
+		return nil, err
 	}
 	if p.Lookups != nil {
 		if err := p.Lookups.Fetch(ctx, p.view, p.refs); err != nil {
@@ -116,7 +137,7 @@ func (p *Pipeline) Process(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 	for i := range p.changes {
 		d := &p.changes[i]
 		before := len(p.events)
-		evs, err := rules.Apply(d.change, p.view, p.events)
+		evs, err := p.apply(d)
 		if err != nil {
 			p.events = p.events[:before]
 			d.dead = true
@@ -141,6 +162,11 @@ func (p *Pipeline) Process(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 			return nil, err
 		}
 		failpoint.Hit(failpoint.AfterLookupsFlush)
+	} else {
+		clear(p.view.Dirty()) // nowhere to flush them: the view itself is the store
+	}
+	if err := p.writeTimers(ctx); err != nil {
+		return nil, err
 	}
 
 	if err := p.encode(&out); err != nil {

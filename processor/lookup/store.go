@@ -2,6 +2,7 @@ package lookup
 
 import (
 	"context"
+	"slices"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -21,11 +22,18 @@ var Tables = map[string]string{
 	"campaign":      "campaign_id",
 	"unit_transfer": "transfer_id",
 	"wallet":        "wallet_id",
+	// Issued rewards are kept for the CouponWillExpire timers, which re-check the coupon when
+	// they come due.
+	"issued_reward": "issued_reward_id",
 }
 
 // Record puts the row of a change to a lookup table into the view: the after image for
 // inserts, updates and snapshot reads, a deletion for deletes. Other tables and operations
 // (truncate, message) leave the view alone; it reports whether the change was recorded.
+//
+// A column Debezium reports as unavailable (an unchanged TOAST value) keeps what is known of
+// it: the before image's value, else the value already stored. Storing the marker would turn a
+// known value into a null for every later lookup.
 func Record(v *View, ch *cdc.Change) bool {
 	keyCol, ok := Tables[ch.Table]
 	if !ok {
@@ -33,11 +41,11 @@ func Record(v *View, ch *cdc.Change) bool {
 	}
 	switch ch.Op {
 	case cdc.OpCreate, cdc.OpUpdate, cdc.OpRead:
-		key := ch.After.Get(keyCol).Text()
-		if key == "" {
+		ref, ok := RefOf(ch)
+		if !ok {
 			return false
 		}
-		v.Put(Ref{ch.Table, key}, ch.After)
+		v.Put(ref, completed(ch.After, ch.Before, v.rows[ref]))
 		return true
 	case cdc.OpDelete:
 		key := ch.Before.Get(keyCol).Text()
@@ -51,6 +59,46 @@ func Record(v *View, ch *cdc.Change) bool {
 		return true
 	}
 	return false
+}
+
+// RefOf returns the lookup row a change to a lookup table writes, so a batch can fetch what is
+// stored of it before recording the change.
+func RefOf(ch *cdc.Change) (Ref, bool) {
+	keyCol, ok := Tables[ch.Table]
+	if !ok {
+		return Ref{}, false
+	}
+	key := ch.Row().Get(keyCol).Text()
+	if key == "" {
+		key = ch.KeyText()
+	}
+	return Ref{ch.Table, key}, key != ""
+}
+
+// completed returns after with its unavailable columns filled from before, then from stored; it
+// returns after itself when nothing is unavailable.
+func completed(after, before, stored *cdc.Row) *cdc.Row {
+	var out *cdc.Row
+	for i, c := range after.Columns {
+		if c.Value.Kind != cdc.Unavailable {
+			continue
+		}
+		known, ok := before.Get(c.Name), before.Has(c.Name)
+		if !ok || known.Kind == cdc.Unavailable {
+			known, ok = stored.Get(c.Name), stored.Has(c.Name)
+		}
+		if !ok || known.Kind == cdc.Unavailable {
+			continue
+		}
+		if out == nil {
+			out = &cdc.Row{Columns: slices.Clone(after.Columns)}
+		}
+		out.Columns[i].Value = known
+	}
+	if out == nil {
+		return after
+	}
+	return out
 }
 
 // Store keeps lookup rows in Redis under <prefix>lookup:<table>:<key>, one string per row.

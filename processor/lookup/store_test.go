@@ -103,3 +103,38 @@ func TestStoreFetchFailsWhenRedisIsDown(t *testing.T) {
 		t.Fatal("fetch from a stopped Redis succeeded")
 	}
 }
+
+// TestRecordKeepsKnownValues checks that an unavailable column never replaces a known value:
+// it comes from the before image, else from the row already in the view.
+func TestRecordKeepsKnownValues(t *testing.T) {
+	v := lookup.NewView()
+	ref := lookup.Ref{Table: "unit_transfer", Key: "t-1"}
+	transfer := func(pending bool, cause cdc.Value) *cdc.Row {
+		return &cdc.Row{Columns: []cdc.Column{
+			{Name: "transfer_id", Value: cdc.StringValue("t-1")},
+			{Name: "pending", Value: cdc.BoolValue(pending)},
+			{Name: "action_cause", Value: cause},
+		}}
+	}
+	v.Load(ref, transfer(true, cdc.JSONValue(`{"campaignId":"c-1"}`)))
+
+	// Before image known: its value wins.
+	lookup.Record(v, &cdc.Change{Table: "unit_transfer", Op: cdc.OpUpdate,
+		Before: transfer(true, cdc.JSONValue(`{"campaignId":"c-2"}`)), After: transfer(false, cdc.UnavailableValue())})
+	if got := v.Row("unit_transfer", "t-1").Get("action_cause").Str; got != `{"campaignId":"c-2"}` {
+		t.Fatalf("from the before image: action_cause = %q", got)
+	}
+	// Both images unavailable: the stored value stays.
+	lookup.Record(v, &cdc.Change{Table: "unit_transfer", Op: cdc.OpUpdate,
+		Before: transfer(false, cdc.UnavailableValue()), After: transfer(true, cdc.UnavailableValue())})
+	row := v.Row("unit_transfer", "t-1")
+	if got := row.Get("action_cause").Str; got != `{"campaignId":"c-2"}` || !row.Get("pending").Bool() {
+		t.Fatalf("from the stored row: %+v", row)
+	}
+	// Nothing known anywhere: the marker stays, meaning "not known".
+	lookup.Record(v, &cdc.Change{Table: "wallet", Op: cdc.OpCreate, After: &cdc.Row{Columns: []cdc.Column{
+		{Name: "wallet_id", Value: cdc.StringValue("w-1")}, {Name: "active_units", Value: cdc.UnavailableValue()}}}})
+	if k := v.Row("wallet", "w-1").Get("active_units").Kind; k != cdc.Unavailable {
+		t.Fatalf("unknown value became kind %d", k)
+	}
+}
