@@ -4,8 +4,11 @@ BIN       ?= bin/loyaltyhooks
 PKGS      ?= ./...
 STATICCHECK_VERSION ?= v0.8.2
 BENCHTIME ?= 2s
+HELM_VERSION ?= v3.22.0
+# helm on PATH, else the one `go install` puts in GOPATH/bin (the chart target installs it there).
+HELM      ?= $(or $(shell command -v helm 2>/dev/null),$(shell $(GO) env GOPATH)/bin/helm)
 
-.PHONY: all build test lint demo bench fmt clean
+.PHONY: all build test chart lint demo bench fmt clean
 
 all: build test lint
 
@@ -15,6 +18,18 @@ build:
 ## test: every unit, golden and integration test (needs redis-server on PATH; starts its own).
 test:
 	$(GO) test -count=1 -timeout 15m $(PKGS)
+	@$(MAKE) --no-print-directory chart
+
+## chart: helm lint --strict and helm template of charts/loyaltyhooks with every ci/*-values.yaml.
+chart: $(HELM)
+	@for f in charts/loyaltyhooks/ci/*-values.yaml; do \
+		echo "chart: $$f"; \
+		$(HELM) lint --strict --quiet charts/loyaltyhooks -f $$f || exit 1; \
+		$(HELM) template ci charts/loyaltyhooks -f $$f >/dev/null || exit 1; \
+	done
+
+$(HELM):
+	$(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
 ## lint: go vet plus staticcheck.
 lint:

@@ -1,6 +1,10 @@
 package config
 
-import "time"
+import (
+	"slices"
+	"strings"
+	"time"
+)
 
 // Config is the whole configuration of every loyaltyhooks command. Field tags are the config
 // keys (`mapstructure`), so `kafka.brokers` is Config.Kafka.Brokers.
@@ -11,8 +15,13 @@ type Config struct {
 	SchemaRegistry SchemaRegistry `mapstructure:"schemaRegistry"`
 	Topics         Topics         `mapstructure:"topics"`
 	Processor      Processor      `mapstructure:"processor"`
+	Timers         Timers         `mapstructure:"timers"`
+	Sender         Sender         `mapstructure:"sender"`
+	Topology       Topology       `mapstructure:"topology"`
 	Metrics        Metrics        `mapstructure:"metrics"`
 	Log            Log            `mapstructure:"log"`
+
+	warnings []Warning // what Load accepted but advises against; see Warnings
 }
 
 // Kafka is how to reach the cluster.
@@ -31,6 +40,9 @@ type SASL struct {
 	Mechanism string `mapstructure:"mechanism"` // "", PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
 	Username  string `mapstructure:"username"`
 	Password  string `mapstructure:"password" secret:"true"`
+	// PasswordFile holds the password instead (a mounted Kubernetes Secret); it is read again
+	// for every new connection, so a rotated password needs no restart.
+	PasswordFile string `mapstructure:"passwordFile"`
 }
 
 // TLS encrypts connections to the cluster.
@@ -39,6 +51,9 @@ type TLS struct {
 	CAFile   string `mapstructure:"caFile"`
 	CertFile string `mapstructure:"certFile"`
 	KeyFile  string `mapstructure:"keyFile"`
+	// ServerName is the name the brokers' certificates must hold, when it is not the host the
+	// client dials (brokers reached through a tunnel or by IP address).
+	ServerName string `mapstructure:"serverName"`
 }
 
 // Redis holds the lookups and, later, dedup claims and timers.
@@ -46,6 +61,10 @@ type Redis struct {
 	URL       string   `mapstructure:"url" secret:"url"` // password inside the URL is redacted
 	KeyPrefix string   `mapstructure:"keyPrefix"`
 	TLS       RedisTLS `mapstructure:"tls"`
+	// Username and Password log in as an ACL user, instead of credentials inside the URL.
+	Username     string `mapstructure:"username"`
+	Password     string `mapstructure:"password" secret:"true"`
+	PasswordFile string `mapstructure:"passwordFile"`
 }
 
 // RedisTLS configures a rediss:// connection.
@@ -73,9 +92,18 @@ type Table struct {
 // SchemaRegistry is a Confluent-compatible registry; with an empty URL the processor reads no
 // Avro sources and writes Avro single-object encoding.
 type SchemaRegistry struct {
-	URL      string `mapstructure:"url" secret:"url"` // a password inside the URL is redacted
-	Username string `mapstructure:"username"`
-	Password string `mapstructure:"password" secret:"true"`
+	URL          string      `mapstructure:"url" secret:"url"` // a password inside the URL is redacted
+	Username     string      `mapstructure:"username"`
+	Password     string      `mapstructure:"password" secret:"true"`
+	PasswordFile string      `mapstructure:"passwordFile"`
+	TLS          RegistryTLS `mapstructure:"tls"`
+}
+
+// RegistryTLS configures an https:// registry: the CA to trust and a client certificate.
+type RegistryTLS struct {
+	CAFile   string `mapstructure:"caFile"`
+	CertFile string `mapstructure:"certFile"`
+	KeyFile  string `mapstructure:"keyFile"`
 }
 
 // Topics names the topics loyaltyhooks writes.
@@ -101,6 +129,107 @@ type Processor struct {
 	// DedupTTL is how long a claimed message id is remembered: longer than Debezium can take to
 	// redeliver a change (its offset flush interval plus a connector outage).
 	DedupTTL time.Duration `mapstructure:"dedupTTL"`
+}
+
+// Timers tunes the expiry timers (PointsWillExpire, CouponWillExpire, LevelWillExpire).
+type Timers struct {
+	// NotificationDays is N, how many days before an expiry its webhook fires, for a tenant
+	// whose settings row does not give expire_*_notification_days.
+	NotificationDays int `mapstructure:"notificationDays"`
+	// Tick is how often an instance scans the timer shards it owns.
+	Tick time.Duration `mapstructure:"tick"`
+	// MaxPerTick bounds the due timers one scan turns into due records; the rest wait a tick.
+	MaxPerTick int `mapstructure:"maxPerTick"`
+}
+
+// Topology sizes the topics that `loyaltyhooks topology apply` creates and grows.
+type Topology struct {
+	// SourcePartitions is the partition count of each change topic: the processor's parallelism.
+	SourcePartitions int32 `mapstructure:"sourcePartitions"`
+	// WebhookPartitions is the partition count of the webhook topic: the sender's parallelism.
+	WebhookPartitions int32 `mapstructure:"webhookPartitions"`
+	// WebhookRetention is how long the webhook topic keeps events for its readers.
+	WebhookRetention time.Duration `mapstructure:"webhookRetention"`
+	// ReplicationFactor of the topics apply creates; -1 is the broker's default.
+	ReplicationFactor int16 `mapstructure:"replicationFactor"`
+}
+
+// Sender tunes the webhook sender: its consumer groups, retry tiers, SSRF allow-list, per-endpoint
+// limits, and the subscriptions it has from config (besides the webhook_subscription table).
+type Sender struct {
+	// Group is the consumer group of the webhook topic; each retry tier's group is
+	// <group>.<tier>, e.g. loyaltyhooks-sender.5m.
+	Group string `mapstructure:"group"`
+	// InstanceID names this instance in its Kafka client id and logs; "" means the host name.
+	InstanceID string `mapstructure:"instanceId"`
+	// RetryDelays are the waits before each retry, one retry tier topic per distinct delay
+	// (<topics.retryPrefix>.<delay>); after the last, the event goes to topics.dead.
+	RetryDelays []time.Duration `mapstructure:"retryDelays"`
+	// RetryJitter lengthens each wait by up to this fraction of it, at random.
+	RetryJitter float64 `mapstructure:"retryJitter"`
+	// AllowedCIDRs admits destinations the SSRF guard would refuse (loopback, private, …).
+	AllowedCIDRs []string `mapstructure:"allowedCIDRs"`
+	// ConnectTimeout bounds name resolution, TCP connect and TLS handshake of one attempt.
+	ConnectTimeout time.Duration `mapstructure:"connectTimeout"`
+	// RequestTimeout bounds one attempt from start to the last byte of the response read.
+	RequestTimeout time.Duration `mapstructure:"requestTimeout"`
+	// MaxResponseBytes is the most of a response body read; the rest is not.
+	MaxResponseBytes int64 `mapstructure:"maxResponseBytes"`
+	// EndpointConcurrency caps the attempts in flight to one endpoint (scheme, host, port).
+	EndpointConcurrency int `mapstructure:"endpointConcurrency"`
+	// QueueTimeout is the longest a delivery waits for its turn (the previous delivery to the
+	// same subscription and member, then a free slot of its endpoint) before it is handed to
+	// the next retry tier, so a slow endpoint never holds the others back.
+	QueueTimeout time.Duration `mapstructure:"queueTimeout"`
+	// MaxInFlight bounds the records of one partition being delivered at once; beyond it the
+	// partition's fetching pauses.
+	MaxInFlight int `mapstructure:"maxInFlight"`
+	// Breaker opens an endpoint's circuit after consecutive failures.
+	Breaker Breaker `mapstructure:"breaker"`
+	// DeliveredTTL is how long a delivered (subscription, messageId) is remembered in Redis, so
+	// a re-read after a crash does not send it again.
+	DeliveredTTL time.Duration `mapstructure:"deliveredTTL"`
+	// CommitInterval is how often delivered offsets are committed.
+	CommitInterval time.Duration `mapstructure:"commitInterval"`
+	// ShutdownTimeout is the budget on SIGTERM for finishing deliveries in flight and committing.
+	ShutdownTimeout time.Duration `mapstructure:"shutdownTimeout"`
+	// Subscriptions are endpoints configured here rather than in the webhook_subscription table.
+	Subscriptions []Subscription `mapstructure:"subscriptions"`
+}
+
+// Breaker configures the per-endpoint circuit breaker.
+type Breaker struct {
+	// Failures is how many consecutive failed attempts open the circuit.
+	Failures int `mapstructure:"failures"`
+	// OpenFor is how long an open circuit refuses attempts before one probe is let through.
+	OpenFor time.Duration `mapstructure:"openFor"`
+}
+
+// Subscription is one endpoint that receives webhooks, configured in the file.
+type Subscription struct {
+	// ID names the subscription in metrics, logs, retry records and Redis keys; unique.
+	ID string `mapstructure:"id"`
+	// URL receives the POSTs; http or https. A password in it is redacted when printed.
+	URL string `mapstructure:"url" secret:"url"`
+	// StoreCode limits the subscription to one store; "" means every store.
+	StoreCode string `mapstructure:"storeCode"`
+	// EventNames limits it to these triggers; empty means every trigger.
+	EventNames []string `mapstructure:"eventNames"`
+	// Headers are sent with every request; their values are redacted when printed.
+	Headers []Header `mapstructure:"headers"`
+	// Secrets sign each request per Standard Webhooks (whsec_<base64>); several during a key
+	// rotation, each giving one signature. Empty means unsigned.
+	Secrets []string `mapstructure:"secrets" secret:"true"`
+	// SecretsFile holds the secrets instead, one a line (a mounted Kubernetes Secret).
+	SecretsFile string `mapstructure:"secretsFile"`
+}
+
+// Header is one custom HTTP header of a subscription.
+type Header struct {
+	Name  string `mapstructure:"name"`
+	Value string `mapstructure:"value" secret:"true"`
+	// ValueFile holds the value instead (a mounted Kubernetes Secret).
+	ValueFile string `mapstructure:"valueFile"`
 }
 
 // Metrics serves /metrics, /healthz and /readyz.
@@ -138,4 +267,29 @@ func (s Source) PhysicalTable(logical string) string {
 // Topic returns the Debezium topic of a logical table: <topicPrefix>.<schema>.<physical table>.
 func (s Source) Topic(logical string) string {
 	return s.TopicPrefix + "." + s.Schema + "." + s.PhysicalTable(logical)
+}
+
+// Retry returns the topic of the retry tier that waits delay: <retryPrefix>.<delay>, the delay
+// written as briefly as it reads (5s, 5m, 2h, 1h30m, 1.5s).
+func (t Topics) Retry(delay time.Duration) string {
+	return t.RetryPrefix + "." + TierName(delay)
+}
+
+// TierName is how a retry delay appears in topic and group names: 5m rather than 5m0s.
+func TierName(delay time.Duration) string {
+	s := delay.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// Tiers returns the distinct retry delays, shortest first: one retry tier topic each.
+func (s Sender) Tiers() []time.Duration {
+	tiers := slices.Clone(s.RetryDelays)
+	slices.Sort(tiers)
+	return slices.Compact(tiers)
 }

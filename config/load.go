@@ -23,16 +23,20 @@ const envPrefix = "LOYALTYHOOKS"
 // then environment variables LOYALTYHOOKS_<KEY> (upper case, dots as underscores), then the
 // flags of AddFlags that were set on flags (which may be nil), each overriding the one before.
 // Lists may be given as comma-separated strings and durations as Go durations ("15s").
-// An empty processor.instanceId becomes the host name. The result is validated; on any error
-// Load returns the zero Config.
+// A secret whose <key>File is set is read from that file (see secret.go). An empty
+// processor.instanceId becomes the host name. The result is validated; on any error Load returns
+// the zero Config. Secrets written in plain text in the file are accepted and listed in
+// Config.Warnings.
 func Load(file string, flags *pflag.FlagSet) (Config, error) {
 	v := viper.New()
 	v.AllowEmptyEnv(true) // an empty variable clears a key, e.g. schemaRegistry.url
 	eachLeaf(reflect.ValueOf(Defaults()), "", func(key string, val reflect.Value) {
 		v.SetDefault(key, val.Interface())
 	})
+	var warnings []Warning
 	if file != "" {
-		if err := readFile(v, file); err != nil {
+		var err error
+		if warnings, err = readFile(v, file); err != nil {
 			return Config{}, err
 		}
 	}
@@ -46,6 +50,10 @@ func Load(file string, flags *pflag.FlagSet) (Config, error) {
 	if err := v.Unmarshal(&c, func(dc *mapstructure.DecoderConfig) { dc.DecodeHook = decodeHook() }); err != nil {
 		return Config{}, keyErrors(err)
 	}
+	if err := errors.Join(readSecretFiles(reflect.ValueOf(&c).Elem(), "")...); err != nil {
+		return Config{}, err
+	}
+	c.warnings = warnings
 	if c.Processor.InstanceID == "" {
 		// Left empty when the host has no name; Validate then reports the key.
 		c.Processor.InstanceID, _ = os.Hostname()
@@ -56,24 +64,25 @@ func Load(file string, flags *pflag.FlagSet) (Config, error) {
 	return c, nil
 }
 
-// readFile loads the YAML file into v after checking that it holds only known keys.
-func readFile(v *viper.Viper, file string) error {
+// readFile loads the YAML file into v after checking that it holds only known keys, and warns
+// of the secrets written in it.
+func readFile(v *viper.Viper, file string) ([]Warning, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
-		return fmt.Errorf("config file: %w", err)
+		return nil, fmt.Errorf("config file: %w", err)
 	}
 	var raw map[string]any
 	if err := yaml.Unmarshal(data, &raw); err != nil {
-		return fmt.Errorf("config file %s: %w", file, err)
+		return nil, fmt.Errorf("config file %s: %w", file, err)
 	}
 	if err := errors.Join(checkFileKeys(raw, configType, "")...); err != nil {
-		return fmt.Errorf("config file %s: %w", file, err)
+		return nil, fmt.Errorf("config file %s: %w", file, err)
 	}
 	v.SetConfigType("yaml")
 	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
-		return fmt.Errorf("config file %s: %w", file, err)
+		return nil, fmt.Errorf("config file %s: %w", file, err)
 	}
-	return nil
+	return plainSecrets(raw, configType, "", file), nil
 }
 
 // bindEnv binds every LOYALTYHOOKS_ variable that names a key. Binding the variables found,

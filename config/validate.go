@@ -1,10 +1,12 @@
 package config
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"maps"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"reflect"
@@ -27,6 +29,9 @@ func (c Config) Validate() error {
 	c.SchemaRegistry.validate(&p, c.Source.Format)
 	c.Topics.validate(&p)
 	c.Processor.validate(&p)
+	c.Timers.validate(&p)
+	c.Sender.validate(&p, c.Topics)
+	c.Topology.validate(&p)
 	hostPort(&p, "metrics.addr", c.Metrics.Addr, false)
 	oneOf(&p, "log.level", c.Log.Level, "debug", "info", "warn", "error")
 	oneOf(&p, "log.format", c.Log.Format, "json", "text")
@@ -61,9 +66,10 @@ func (k Kafka) validate(p *problems) {
 }
 
 func (s SASL) validate(p *problems) {
+	secretFile(p, "kafka.sasl.passwordFile", s.PasswordFile)
 	if s.Mechanism == "" {
-		if s.Username != "" || s.Password != "" {
-			p.add("kafka.sasl.mechanism", `"" must be set when kafka.sasl.username or kafka.sasl.password is`)
+		if s.Username != "" || s.Password != "" || s.PasswordFile != "" {
+			p.add("kafka.sasl.mechanism", `"" must be set when kafka.sasl.username or kafka.sasl.password(File) is`)
 		}
 		return
 	}
@@ -74,8 +80,15 @@ func (s SASL) validate(p *problems) {
 	if s.Username == "" {
 		p.add("kafka.sasl.username", `"" must be set when kafka.sasl.mechanism is %q`, s.Mechanism)
 	}
-	if s.Password == "" {
-		p.add("kafka.sasl.password", `"" must be set when kafka.sasl.mechanism is %q`, s.Mechanism)
+	if s.Password == "" && s.PasswordFile == "" {
+		p.add("kafka.sasl.password", `"" must be set (or kafka.sasl.passwordFile) when kafka.sasl.mechanism is %q`, s.Mechanism)
+	}
+}
+
+// secretFile checks a <key>File twin: a readable file, when set.
+func secretFile(p *problems, key, path string) {
+	if path != "" {
+		readable(p, key, path)
 	}
 }
 
@@ -95,11 +108,18 @@ func (t TLS) validate(p *problems) {
 	if (t.CertFile == "") != (t.KeyFile == "") {
 		p.add("kafka.tls.certFile", "%q and kafka.tls.keyFile %q must be set together", t.CertFile, t.KeyFile)
 	}
+	if t.ServerName != "" && !t.Enabled {
+		p.add("kafka.tls.serverName", "%q is set but kafka.tls.enabled is false", t.ServerName)
+	}
 }
 
 func (r Redis) validate(p *problems) {
 	if err := parseRedisURL(r.URL); err != nil {
 		p.add("redis.url", "%q is not a Redis URL: %v", redactURL(r.URL), err)
+	}
+	secretFile(p, "redis.passwordFile", r.PasswordFile)
+	if r.Username != "" || r.Password != "" || r.PasswordFile != "" {
+		noURLUser(p, "redis", r.URL)
 	}
 	if r.TLS.CAFile == "" {
 		return
@@ -170,8 +190,42 @@ func (r SchemaRegistry) validate(p *problems, format string) {
 		}
 		return
 	}
-	if u, err := url.Parse(r.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	u, err := url.Parse(r.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		p.add("schemaRegistry.url", "%q is not an http:// or https:// URL", redactURL(r.URL))
+		return
+	}
+	secretFile(p, "schemaRegistry.passwordFile", r.PasswordFile)
+	if r.Username != "" || r.Password != "" || r.PasswordFile != "" {
+		noURLUser(p, "schemaRegistry", r.URL)
+	}
+	if r.Username == "" && (r.Password != "" || r.PasswordFile != "") {
+		p.add("schemaRegistry.username", `"" must be set when schemaRegistry.password(File) is`)
+	}
+	files := []struct{ key, path string }{
+		{"schemaRegistry.tls.caFile", r.TLS.CAFile}, {"schemaRegistry.tls.certFile", r.TLS.CertFile},
+		{"schemaRegistry.tls.keyFile", r.TLS.KeyFile},
+	}
+	for _, f := range files {
+		if f.path == "" {
+			continue
+		}
+		readable(p, f.key, f.path)
+		if u.Scheme != "https" {
+			p.add(f.key, "%q needs an https:// schemaRegistry.url", f.path)
+		}
+	}
+	if (r.TLS.CertFile == "") != (r.TLS.KeyFile == "") {
+		p.add("schemaRegistry.tls.certFile", "%q and schemaRegistry.tls.keyFile %q must be set together", r.TLS.CertFile, r.TLS.KeyFile)
+	}
+}
+
+// noURLUser reports credentials given both as keys and inside <section>.url, which could
+// disagree.
+func noURLUser(p *problems, section, rawURL string) {
+	if u, err := url.Parse(rawURL); err == nil && u.User != nil {
+		p.add(section+".url", "%q has a user in it, and %s.username or %s.password(File) is set too; keep one of them",
+			redactURL(rawURL), section, section)
 	}
 }
 
@@ -196,6 +250,117 @@ func (pr Processor) validate(p *problems) {
 	}
 	positive(p, "processor.shutdownTimeout", pr.ShutdownTimeout)
 	positive(p, "processor.dedupTTL", pr.DedupTTL)
+}
+
+// maxTimersPerTick keeps one scan's reply, and the arguments of its Redis scripts, small.
+const maxTimersPerTick = 5000
+
+func (t Timers) validate(p *problems) {
+	if t.NotificationDays < 0 {
+		p.add("timers.notificationDays", "%d must not be negative", t.NotificationDays)
+	}
+	positive(p, "timers.tick", t.Tick)
+	if t.MaxPerTick < 1 || t.MaxPerTick > maxTimersPerTick {
+		p.add("timers.maxPerTick", "%d must be between 1 and %d", t.MaxPerTick, maxTimersPerTick)
+	}
+}
+
+func (t Topology) validate(p *problems) {
+	if t.SourcePartitions < 1 {
+		p.add("topology.sourcePartitions", "%d must be at least 1", t.SourcePartitions)
+	}
+	if t.WebhookPartitions < 1 {
+		p.add("topology.webhookPartitions", "%d must be at least 1", t.WebhookPartitions)
+	}
+	positive(p, "topology.webhookRetention", t.WebhookRetention)
+	if t.ReplicationFactor != -1 && t.ReplicationFactor < 1 {
+		p.add("topology.replicationFactor", "%d must be -1 (the broker default) or at least 1", t.ReplicationFactor)
+	}
+}
+
+func (s Sender) validate(p *problems, topics Topics) {
+	nonEmpty(p, "sender.group", s.Group)
+	for i, d := range s.RetryDelays {
+		key := fmt.Sprintf("sender.retryDelays[%d]", i)
+		positive(p, key, d)
+		if err := topicName(topics.Retry(d)); d > 0 && err != nil {
+			p.add(key, "%s makes retry topic %q, which %v", d, topics.Retry(d), err)
+		}
+	}
+	if s.RetryJitter < 0 || s.RetryJitter > 1 {
+		p.add("sender.retryJitter", "%v must be between 0 and 1", s.RetryJitter)
+	}
+	for i, cidr := range s.AllowedCIDRs {
+		if _, err := netip.ParsePrefix(cidr); err != nil {
+			p.add(fmt.Sprintf("sender.allowedCIDRs[%d]", i), "%q is not a CIDR like 10.0.0.0/8", cidr)
+		}
+	}
+	positive(p, "sender.connectTimeout", s.ConnectTimeout)
+	positive(p, "sender.requestTimeout", s.RequestTimeout)
+	if s.ConnectTimeout > s.RequestTimeout {
+		p.add("sender.connectTimeout", "%s must not exceed sender.requestTimeout (%s)", s.ConnectTimeout, s.RequestTimeout)
+	}
+	if s.MaxResponseBytes <= 0 {
+		p.add("sender.maxResponseBytes", "%d must be positive", s.MaxResponseBytes)
+	}
+	if s.EndpointConcurrency <= 0 {
+		p.add("sender.endpointConcurrency", "%d must be positive", s.EndpointConcurrency)
+	}
+	if s.MaxInFlight <= 0 {
+		p.add("sender.maxInFlight", "%d must be positive", s.MaxInFlight)
+	}
+	if s.Breaker.Failures <= 0 {
+		p.add("sender.breaker.failures", "%d must be positive", s.Breaker.Failures)
+	}
+	positive(p, "sender.breaker.openFor", s.Breaker.OpenFor)
+	positive(p, "sender.queueTimeout", s.QueueTimeout)
+	positive(p, "sender.deliveredTTL", s.DeliveredTTL)
+	positive(p, "sender.commitInterval", s.CommitInterval)
+	positive(p, "sender.shutdownTimeout", s.ShutdownTimeout)
+	ids := map[string]int{}
+	for i, sub := range s.Subscriptions {
+		key := fmt.Sprintf("sender.subscriptions[%d]", i)
+		if first, dup := ids[sub.ID]; dup && sub.ID != "" {
+			p.add(key+".id", "%q is also the id of sender.subscriptions[%d]", sub.ID, first)
+		} else {
+			ids[sub.ID] = i
+		}
+		sub.validate(p, key)
+	}
+}
+
+// Headers a subscription may not set: the sender writes them itself.
+var reservedHeaders = []string{
+	"content-type", "content-length", "host", "connection", "transfer-encoding", "user-agent",
+	"webhook-id", "webhook-timestamp", "webhook-signature",
+}
+
+var headerNameRE = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+func (s Subscription) validate(p *problems, key string) {
+	nonEmpty(p, key+".id", s.ID)
+	if u, err := url.Parse(s.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		p.add(key+".url", "%q is not an http:// or https:// URL", redactURL(s.URL))
+	}
+	for i, h := range s.Headers {
+		hkey := fmt.Sprintf("%s.headers[%d].name", key, i)
+		switch {
+		case !headerNameRE.MatchString(h.Name):
+			p.add(hkey, "%q is not an HTTP header name", h.Name)
+		case slices.Contains(reservedHeaders, strings.ToLower(h.Name)):
+			p.add(hkey, "%q is set by the sender itself", h.Name)
+		}
+		if strings.ContainsAny(h.Value, "\r\n") {
+			p.add(fmt.Sprintf("%s.headers[%d].value", key, i), "must not contain a line break")
+		}
+	}
+	for i, secret := range s.Secrets {
+		// The value stays out of the message: it is a secret.
+		raw, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
+		if err != nil || len(raw) == 0 {
+			p.add(fmt.Sprintf("%s.secrets[%d]", key, i), "is not a Standard Webhooks secret (whsec_ and base64)")
+		}
+	}
 }
 
 func oneOf(p *problems, key, value string, allowed ...string) {

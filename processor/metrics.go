@@ -1,6 +1,10 @@
 package processor
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/loyaltyhooks/loyaltyhooks/processor/timer"
+)
 
 // Metrics are the processor's Prometheus metrics, all under the loyaltyhooks_ prefix.
 type Metrics struct {
@@ -14,11 +18,21 @@ type Metrics struct {
 	ClaimSeconds        prometheus.Histogram
 	CDCLagSeconds       prometheus.Gauge
 	TransactionsAborted *prometheus.CounterVec
+	// Rebalances counts the rebalances that changed this instance's partitions, by change
+	// (assigned, revoked, lost); AssignedPartitions is how many partitions it owns.
+	Rebalances         *prometheus.CounterVec
+	AssignedPartitions prometheus.Gauge
+	// RedisUnavailable is 1 while the processor waits for Redis with fetching paused.
+	RedisUnavailable        prometheus.Gauge
+	RedisUnavailableSeconds prometheus.Counter
+	// Timers are the expiry timers' metrics.
+	Timers *timer.Metrics
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: not registered).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
+		Timers: timer.NewMetrics(),
 		RecordsConsumed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "loyaltyhooks_processor_records_consumed_total",
 			Help: "Change records consumed, by logical table.",
@@ -61,10 +75,41 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "loyaltyhooks_processor_transactions_aborted_total",
 			Help: "Transactions aborted, by cause (rebalance, transient error).",
 		}, []string{"cause"}),
+		RedisUnavailable: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "loyaltyhooks_processor_redis_unavailable",
+			Help: "1 while Redis does not answer and the processor waits with fetching paused, else 0.",
+		}),
+		RedisUnavailableSeconds: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "loyaltyhooks_processor_redis_unavailable_seconds_total",
+			Help: "Time spent waiting for an unavailable Redis, fetching paused.",
+		}),
+		Rebalances: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loyaltyhooks_processor_rebalances_total",
+			Help: "Rebalances that changed this instance's partitions, by change (assigned, revoked, lost).",
+		}, []string{"change"}),
+		AssignedPartitions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "loyaltyhooks_processor_assigned_partitions",
+			Help: "Partitions this instance owns now, of every topic it consumes.",
+		}),
 	}
 	if reg != nil {
+		reg.MustRegister(m.Timers.Collectors()...)
+		reg.MustRegister(m.Rebalances, m.AssignedPartitions)
+		reg.MustRegister(m.RedisUnavailable, m.RedisUnavailableSeconds)
 		reg.MustRegister(m.RecordsConsumed, m.RecordsSkipped, m.EventsProduced, m.DuplicatesDropped,
 			m.LookupMisses, m.DeadLetters, m.BatchSeconds, m.ClaimSeconds, m.CDCLagSeconds, m.TransactionsAborted)
 	}
 	return m
+}
+
+// partitionsChanged follows a rebalance's effect on this instance: the partition count behind
+// Assigned and readiness, the assigned-partitions gauge and the rebalance counter. It runs in
+// franz-go's rebalance callbacks, so it must never block.
+func (p *Processor) partitionsChanged(change string, m map[string][]int32) {
+	n := int64(count(m))
+	if change != "assigned" {
+		n = -n
+	}
+	p.metrics.AssignedPartitions.Set(float64(p.assigned.Add(n)))
+	p.metrics.Rebalances.WithLabelValues(change).Inc()
 }

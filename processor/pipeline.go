@@ -106,13 +106,15 @@ func (p *Pipeline) Process(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 			continue
 		}
 		ch, err := p.Decoder.Decode(ctx, rec)
-		var poison *cdc.PoisonError
 		switch {
-		case errors.As(err, &poison):
+		case err != nil:
+			// Declared on error only: errors.As takes its address, which puts it on the heap.
+			var poison *cdc.PoisonError
+			if !errors.As(err, &poison) {
+				return nil, fmt.Errorf("decode %s/%d@%d: %w", rec.Topic, rec.Partition, rec.Offset, err)
+			}
 			out = append(out, p.deadLetter(rec, poison.Reason, err))
 			continue
-		case err != nil:
-			return nil, fmt.Errorf("decode %s/%d@%d: %w", rec.Topic, rec.Partition, rec.Offset, err)
 		case ch == nil:
 			p.Metrics.RecordsSkipped.WithLabelValues(rec.Topic).Inc()
 			continue

@@ -15,9 +15,11 @@ import (
 
 	"github.com/loyaltyhooks/loyaltyhooks/config"
 	"github.com/loyaltyhooks/loyaltyhooks/internal/connect"
+	"github.com/loyaltyhooks/loyaltyhooks/internal/failpoint"
 	"github.com/loyaltyhooks/loyaltyhooks/processor/cdc"
 	"github.com/loyaltyhooks/loyaltyhooks/processor/claim"
 	"github.com/loyaltyhooks/loyaltyhooks/processor/lookup"
+	"github.com/loyaltyhooks/loyaltyhooks/processor/timer"
 	"github.com/loyaltyhooks/loyaltyhooks/schemas"
 	"github.com/loyaltyhooks/loyaltyhooks/topology"
 )
@@ -30,6 +32,10 @@ type Processor struct {
 	pipeline *Pipeline
 	kopts    []kgo.Opt
 	assigned atomic.Int64
+	ticker   *timer.Ticker // scans the timer shards of the timers-topic partitions owned
+	// rdb is the Redis of lookups and claims; redisDown is set while it does not answer.
+	rdb       redis.UniversalClient
+	redisDown atomic.Bool
 }
 
 // Option adjusts a Processor.
@@ -42,6 +48,9 @@ type options struct {
 	registry *sr.Client
 	claimer  claim.Claimer
 	kopts    []kgo.Opt
+	// clock judges and paces the expiry timers; timerScanHook runs inside each timer scan.
+	clock         timer.Clock
+	timerScanHook func()
 }
 
 // WithLogger sets the logger (default: slog.Default()).
@@ -106,6 +115,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (*Processor, er
 	}
 	return &Processor{
 		cfg:     cfg,
+		rdb:     o.redis,
 		log:     o.log,
 		metrics: m,
 		kopts:   o.kopts,
@@ -117,8 +127,11 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (*Processor, er
 			WebhookTopic: cfg.Topics.Webhooks,
 			DeadTopic:    cfg.Topics.CDCDeadLetter,
 			Metrics:      m,
-			Now:          time.Now,
+			Now:          o.timerClock().Now,
+			Timers:       timer.NewStore(o.redis, cfg.Redis.KeyPrefix),
+			TimersTopic:  cfg.Topics.Timers,
 		},
+		ticker: newTicker(cfg, &o, m),
 	}, nil
 }
 
@@ -127,6 +140,10 @@ func (p *Processor) Metrics() *Metrics { return p.metrics }
 
 // Assigned reports how many source partitions this instance owns now.
 func (p *Processor) Assigned() int { return int(p.assigned.Load()) }
+
+// Ready reports whether the instance is doing its work: it owns partitions and Redis answers.
+// It is false while the processor waits for Redis, fetching paused.
+func (p *Processor) Ready() bool { return p.Assigned() > 0 && !p.redisDown.Load() }
 
 // TransactionalID is this instance's stable transactional.id: a restarted instance with the same
 // id fences its predecessor's open transaction at once.
@@ -137,6 +154,11 @@ func (p *Processor) TransactionalID() string {
 // Run consumes until ctx is cancelled, then finishes the batch in hand, commits, leaves the group
 // and returns nil. A session that fails is closed and rebuilt after a pause.
 func (p *Processor) Run(ctx context.Context) error {
+	stopTimers, err := p.startTimers(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopTimers()
 	backoff := newBackoff(200*time.Millisecond, 10*time.Second)
 	for {
 		err := p.runSession(ctx)
@@ -158,7 +180,7 @@ func (p *Processor) clientOptions() ([]kgo.Opt, error) {
 	}
 	opts = append(opts,
 		kgo.ConsumerGroup(c.Processor.Group),
-		kgo.ConsumeTopics(topology.FromConfig(c).Sources()...),
+		kgo.ConsumeTopics(append(topology.FromConfig(c).Sources(), c.Topics.Timers)...),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
 		kgo.TransactionalID(p.TransactionalID()),
 		kgo.TransactionTimeout(c.Kafka.TransactionTimeout),
@@ -167,13 +189,16 @@ func (p *Processor) clientOptions() ([]kgo.Opt, error) {
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
-			p.assigned.Add(int64(count(m)))
+			p.partitionsChanged("assigned", m)
+			p.ownTimers(m)
 		}),
 		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
-			p.assigned.Add(-int64(count(m)))
+			p.partitionsChanged("revoked", m)
+			p.disownTimers(m)
 		}),
 		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
-			p.assigned.Add(-int64(count(m)))
+			p.partitionsChanged("lost", m)
+			p.disownTimers(m)
 		}),
 	)
 	return append(opts, p.kopts...), nil
@@ -192,14 +217,28 @@ func (p *Processor) runSession(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// A refused login or an untrusted certificate would otherwise leave the group join waiting
+	// without a word; this names the broker and the cause, and Run retries with backoff. The
+	// check's client goes without p.kopts: hooks such as metrics belong to one client each.
+	if err := connect.CheckKafka(ctx, p.cfg.Kafka); err != nil {
+		return err
+	}
 	sess, err := kgo.NewGroupTransactSession(opts...)
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}
 	defer func() {
 		sess.Close()
+		p.ticker.DisownAll()
 		p.assigned.Store(0)
+		p.metrics.AssignedPartitions.Set(0)
 	}()
+	// Initializing the producer id now rather than at the first transaction fences a predecessor
+	// with the same transactional.id and aborts its open transaction at once: until then, its
+	// pending offsets keep this instance from fetching the group's offsets at all.
+	if _, _, err := sess.Client().ProducerID(ctx); err != nil {
+		return fmt.Errorf("init producer id of %s: %w", p.TransactionalID(), err)
+	}
 	p.log.Info("processor started", "group", p.cfg.Processor.Group, "transactional_id", p.TransactionalID())
 	retry := newBackoff(100*time.Millisecond, 5*time.Second)
 	for {
@@ -223,7 +262,8 @@ func (p *Processor) runSession(ctx context.Context) error {
 		case errors.As(err, &transient):
 			p.metrics.TransactionsAborted.WithLabelValues("transient").Inc()
 			p.log.Warn("batch aborted; it will be polled again", "records", len(recs), "err", transient.err)
-			if !retry.wait(ctx) {
+			waited, ok := p.awaitRedis(ctx, sess.Client())
+			if !ok || (!waited && !retry.wait(ctx)) {
 				return nil
 			}
 		case err != nil:
@@ -253,6 +293,9 @@ func (p *Processor) transact(ctx context.Context, sess *kgo.GroupTransactSession
 	out, perr := p.pipeline.Process(ctx, recs)
 	if perr == nil {
 		perr = produce(ctx, sess, out)
+	}
+	if perr == nil && len(out) > 0 {
+		failpoint.Hit(failpoint.AfterProduce)
 	}
 	if perr != nil {
 		if _, err := sess.End(ctx, kgo.TryAbort); err != nil {
@@ -309,6 +352,47 @@ func header(r *kgo.Record, key string) string {
 		}
 	}
 	return ""
+}
+
+// awaitRedis holds the session while Redis does not answer a ping: the instance reports not
+// ready, fetching is paused, and the ping is retried with capped backoff until Redis answers.
+// Nothing is polled meanwhile, so no record is skipped and no event goes out unclaimed; the
+// aborted batch is polled again afterwards. It reports whether Redis was down, and false as ok
+// when ctx ended first.
+func (p *Processor) awaitRedis(ctx context.Context, cl *kgo.Client) (waited, ok bool) {
+	if p.pingRedis(ctx) == nil {
+		return false, true
+	}
+	topics := cl.GetConsumeTopics()
+	cl.PauseFetchTopics(topics...)
+	p.redisDown.Store(true)
+	p.metrics.RedisUnavailable.Set(1)
+	p.log.Warn("redis unavailable: fetching paused, not ready, retrying", "topics", len(topics))
+	start, last := time.Now(), time.Now()
+	defer func() {
+		p.metrics.RedisUnavailableSeconds.Add(time.Since(last).Seconds())
+		p.metrics.RedisUnavailable.Set(0)
+		p.redisDown.Store(false)
+		cl.ResumeFetchTopics(topics...)
+	}()
+	b := newBackoff(200*time.Millisecond, 5*time.Second)
+	for b.wait(ctx) {
+		err := p.pingRedis(ctx)
+		p.metrics.RedisUnavailableSeconds.Add(time.Since(last).Seconds())
+		last = time.Now()
+		if err == nil {
+			p.log.Info("redis answers again: fetching resumed", "unavailable", time.Since(start).Round(time.Millisecond))
+			return true, true
+		}
+		p.log.Debug("redis still unavailable", "err", err)
+	}
+	return true, false
+}
+
+func (p *Processor) pingRedis(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	return p.rdb.Ping(ctx).Err()
 }
 
 // backoff doubles a pause from min up to max.

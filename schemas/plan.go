@@ -289,13 +289,16 @@ func decimalType(n map[string]any, path string) (*avroType, error) {
 	return t, nil
 }
 
+// maxDecimalDigits bounds the precision and scale of decimals.
+const maxDecimalDigits = 1000
+
 func schemaInt(n map[string]any, key string) (int, error) {
 	num, ok := n[key].(json.Number)
 	if !ok {
 		return 0, fmt.Errorf("%s is not a number", key)
 	}
 	i, err := num.Int64()
-	if err != nil || i > 1000 {
+	if err != nil || i > maxDecimalDigits {
 		return 0, fmt.Errorf("%s %s is not a small integer", key, num)
 	}
 	return int(i), nil

@@ -134,12 +134,77 @@ type unscaled struct {
 	large *big.Int
 }
 
-// decimal checks a decimal value against the type's scale and precision, never rounding.
+// decimal checks a decimal value (a *big.Rat or a Decimal) against the type's scale and
+// precision, never rounding.
 func (t *avroType) decimal(v any) (unscaled, error) {
-	r, ok := v.(*big.Rat)
-	if !ok || r == nil {
-		return unscaled{}, t.mismatch(v)
+	switch x := v.(type) {
+	case Decimal:
+		if x.Scale < -maxDecimalDigits || x.Scale > maxDecimalDigits {
+			return unscaled{}, fmt.Errorf("Decimal scale %d is beyond ±%d", x.Scale, maxDecimalDigits)
+		}
+		if u, ok, err := t.decimalFixed(x); ok || err != nil {
+			return u, err
+		}
+		return t.decimalRat(x.Rat())
+	case *big.Rat:
+		if x != nil {
+			return t.decimalRat(x)
+		}
 	}
+	return unscaled{}, t.mismatch(v)
+}
+
+// pow10s are the powers of ten that fit an int64.
+var pow10s = func() (p [19]uint64) {
+	p[0] = 1
+	for i := 1; i < len(p); i++ {
+		p[i] = p[i-1] * 10
+	}
+	return p
+}()
+
+// decimalFixed is decimal for a Decimal, in machine words. ok is false when rescaling it to
+// the type's scale does not fit them; the caller then takes the *big.Rat path.
+func (t *avroType) decimalFixed(d Decimal) (u unscaled, ok bool, err error) {
+	if d.Unscaled == math.MinInt64 {
+		return unscaled{}, false, nil // its magnitude does not fit
+	}
+	mag := uint64(d.Unscaled)
+	if d.Unscaled < 0 {
+		mag = -mag
+	}
+	var q uint64
+	switch shift := int64(t.scale) - int64(d.Scale); {
+	case shift >= 0:
+		if shift >= int64(len(pow10s)) {
+			return unscaled{}, false, nil
+		}
+		hi, lo := bits.Mul64(mag, pow10s[shift])
+		if hi != 0 || lo > math.MaxInt64 {
+			return unscaled{}, false, nil
+		}
+		q = lo
+	case -shift < int64(len(pow10s)):
+		// More fractional digits than the scale: exact only when the extra ones are zeros.
+		p := pow10s[-shift]
+		if mag%p != 0 {
+			return unscaled{}, true, t.overScale(d.Rat())
+		}
+		q = mag / p
+	default:
+		return unscaled{}, false, nil
+	}
+	if t.limitSmall != 0 && q >= t.limitSmall {
+		return unscaled{}, true, t.overPrecision(d.Rat())
+	}
+	if d.Unscaled < 0 {
+		return unscaled{small: -int64(q)}, true, nil
+	}
+	return unscaled{small: int64(q)}, true, nil
+}
+
+// decimalRat is decimal for a *big.Rat.
+func (t *avroType) decimalRat(r *big.Rat) (unscaled, error) {
 	if u, ok, err := t.decimalSmall(r); ok || err != nil {
 		return u, err
 	}

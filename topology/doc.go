@@ -1,5 +1,6 @@
 // Package topology declares, as data, every topic loyaltyhooks reads or writes: its partitions,
-// key, cleanup policy, and which component reads and writes it. Commands derive topic names from
-// it instead of spelling them, and it creates the topics a deployment lacks. It must never
-// shrink or delete a topic.
+// key, cleanup policy, retention, and which component writes and reads it. Commands derive topic
+// names from it instead of spelling them. It validates the declaration, prints it (text, JSON,
+// Mermaid), compares it with a live cluster, and creates missing topics and grows partitions
+// through kadm. It must never shrink or delete a topic.
 package topology

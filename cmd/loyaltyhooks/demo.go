@@ -26,7 +26,7 @@ trigger at the end.`,
 				return err
 			}
 			if cmd.Flags().Changed("redis-url") {
-				o.RedisURL = cfg.Redis.URL
+				o.Redis = cfg.Redis // with redis.tls and the login keys
 			}
 			o.Out = cmd.OutOrStdout()
 			if verbose {

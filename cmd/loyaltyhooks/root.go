@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/loyaltyhooks/loyaltyhooks/config"
@@ -26,14 +27,26 @@ variables and flags, in rising precedence. 'loyaltyhooks config print' shows the
 	}
 	root.PersistentFlags().String("config", "", "YAML config file (optional)")
 	config.AddFlags(root.PersistentFlags())
-	root.AddCommand(newProcessCommand(), newTailCommand(), newConfigCommand(), newDemoCommand())
+	root.AddCommand(newProcessCommand(), newSendCommand(), newTailCommand(), newConfigCommand(), newDemoCommand(), newTopologyCommand())
 	return root
 }
 
-// loadConfig reads the effective configuration of a command.
+// loadConfig reads the effective configuration of a command and logs what Load warns of, such
+// as a secret written in plain text in the config file (named by key, never shown).
 func loadConfig(cmd *cobra.Command) (config.Config, error) {
 	file, _ := cmd.Flags().GetString("config")
-	return config.Load(file, cmd.Flags())
+	cfg, err := config.Load(file, cmd.Flags())
+	if err != nil || len(cfg.Warnings()) == 0 {
+		return cfg, err
+	}
+	log, err := newLogger(cfg.Log, cmd.ErrOrStderr())
+	if err != nil {
+		return cfg, err
+	}
+	for _, w := range cfg.Warnings() {
+		log.Warn(w.Text, "key", w.Key)
+	}
+	return cfg, nil
 }
 
 // newLogger returns the logger the log.* keys ask for.
@@ -43,10 +56,12 @@ func newLogger(c config.Log, w io.Writer) (*slog.Logger, error) {
 		return nil, fmt.Errorf("log.level: %w", err)
 	}
 	opts := &slog.HandlerOptions{Level: level}
+	log := slog.New(slog.NewJSONHandler(w, opts))
 	if strings.EqualFold(c.Format, "text") {
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		log = slog.New(slog.NewTextHandler(w, opts))
 	}
-	return slog.New(slog.NewJSONHandler(w, opts)), nil
+	redis.SetLogger(redisLog{log})
+	return log, nil
 }
 
 func newConfigCommand() *cobra.Command {

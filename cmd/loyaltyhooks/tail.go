@@ -52,9 +52,16 @@ func tail(ctx context.Context, cfg config.Config, follow bool, w io.Writer, flus
 		if err != nil {
 			return err
 		}
+		if err := connect.CheckRegistry(ctx, reg, cfg.SchemaRegistry); err != nil {
+			return err
+		}
 		reader = schemas.NewReader(codec, reg)
 	} else {
 		reader = schemas.NewReader(codec, nil)
+	}
+	// Without it a refused login would surface as a bare EOF from the first request.
+	if err := connect.CheckKafka(ctx, cfg.Kafka); err != nil {
+		return err
 	}
 	topic := cfg.Topics.Webhooks
 	cl, err := connect.KafkaClient(cfg.Kafka,

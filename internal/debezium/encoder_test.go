@@ -21,8 +21,10 @@ var (
 	modes   = []string{debezium.DecimalString, debezium.DecimalDouble, debezium.DecimalPrecise}
 )
 
-// decimals exercise signs, zero, scales and (except for doubles) more digits than 64 bits hold.
-var decimals = []string{"-12.5", "0", "100", "0.001", "1234567.89", "-0.75", "123456789012345678901234.5678"}
+// decimals exercise signs, zero, scales, doubles Java writes with an exponent (1.0E-4,
+// 1.2345678E7) and, except for doubles, more digits than 64 bits hold.
+var decimals = []string{"-12.5", "0", "100", "0.001", "1234567.89", "-0.75", "123456789012345678901234.5678",
+	"0.0001", "12345678", "-98765432109876543210.01"}
 
 func source(mapped bool) config.Source {
 	src := config.Source{TopicPrefix: "loyalty", Schema: "public"}

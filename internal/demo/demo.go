@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/loyaltyhooks/loyaltyhooks/config"
+	"github.com/loyaltyhooks/loyaltyhooks/internal/connect"
 	"github.com/loyaltyhooks/loyaltyhooks/internal/debezium"
 	"github.com/loyaltyhooks/loyaltyhooks/internal/simulator"
 	"github.com/loyaltyhooks/loyaltyhooks/processor"
@@ -26,14 +27,14 @@ import (
 
 // Options shape a demo run.
 type Options struct {
-	Steps    int           // business actions the simulated database performs
-	Rate     int           // actions per second (0: as fast as possible)
-	Seed     int64         // simulator seed: the same seed gives the same changes
-	RedisURL string        // "" runs an embedded Redis
-	DataDir  string        // "" keeps the embedded broker in memory
-	Drain    time.Duration // how long to wait for the processor to catch up at the end
-	Out      io.Writer     // live lines and the summary
-	Log      *slog.Logger  // the components' logs
+	Steps   int           // business actions the simulated database performs
+	Rate    int           // actions per second (0: as fast as possible)
+	Seed    int64         // simulator seed: the same seed gives the same changes
+	Redis   config.Redis  // URL "" runs an embedded Redis; else this one, with its TLS and login
+	DataDir string        // "" keeps the embedded broker in memory
+	Drain   time.Duration // how long to wait for the processor to catch up at the end
+	Out     io.Writer     // live lines and the summary
+	Log     *slog.Logger  // the components' logs
 }
 
 // Summary is what a run produced.
@@ -60,29 +61,30 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	}
 	defer cluster.Close()
 
-	redisURL := o.RedisURL
-	if redisURL == "" {
+	redis := o.Redis
+	if redis.URL == "" {
 		mr, err := miniredis.Run()
 		if err != nil {
 			return sum, fmt.Errorf("embedded redis: %w", err)
 		}
 		defer mr.Close()
-		redisURL = "redis://" + mr.Addr() + "/0"
+		redis = config.Redis{URL: "redis://" + mr.Addr() + "/0"}
 	}
 
 	cfg := config.Defaults()
 	cfg.Kafka.Brokers = cluster.ListenAddrs()
 	cfg.Kafka.SessionTimeout = 6 * time.Second
 	cfg.Kafka.RebalanceTimeout = 3 * time.Second
-	cfg.Redis.URL = redisURL
+	redis.KeyPrefix = cfg.Redis.KeyPrefix
+	cfg.Redis = redis
 	cfg.Processor.InstanceID = "demo"
 	cfg.Processor.ShutdownTimeout = 5 * time.Second
 	if err := cfg.Validate(); err != nil {
 		return sum, err
 	}
-	fmt.Fprintf(o.Out, "embedded broker %s, redis %s\n", cfg.Kafka.Brokers[0], redisURL)
+	fmt.Fprintf(o.Out, "embedded broker %s, redis %s\n", cfg.Kafka.Brokers[0], config.RedactURL(cfg.Redis.URL))
 
-	producer, err := kgo.NewClient(kgo.SeedBrokers(cfg.Kafka.Brokers...), kgo.ProducerLinger(5*time.Millisecond))
+	producer, err := connect.KafkaClient(cfg.Kafka, kgo.ProducerLinger(5*time.Millisecond))
 	if err != nil {
 		return sum, err
 	}
@@ -123,7 +125,15 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		wg.Wait()
 		return sum, err
 	}
-	if err := waitCaughtUp(ctx, cfg, producer, o.Drain); err != nil {
+	err = waitCaughtUp(ctx, cfg, producer, o.Drain)
+	if err == nil {
+		// Timers learned from the last changes fire on the scan after them: wait for one, and
+		// for the events of the due records it wrote.
+		if err = waitTimerScan(ctx, proc, o.Drain); err == nil {
+			err = waitCaughtUp(ctx, cfg, producer, o.Drain)
+		}
+	}
+	if err != nil {
 		o.Log.Warn("processor did not catch up", "err", err)
 		fmt.Fprintf(o.Out, "warning: %v\n", err)
 	}
@@ -188,6 +198,22 @@ func simulate(ctx context.Context, o Options, cfg config.Config, producer *kgo.C
 	return changes, nil
 }
 
+// waitTimerScan waits until the processor has completed a timer scan that began after now.
+func waitTimerScan(ctx context.Context, proc *processor.Processor, budget time.Duration) error {
+	start, deadline := time.Now(), time.Now().Add(budget)
+	for !proc.LastTimerScan().After(start) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no timer scan within %v", budget)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
 // waitCaughtUp waits until the processor's group has committed every change record.
 func waitCaughtUp(ctx context.Context, cfg config.Config, cl *kgo.Client, budget time.Duration) error {
 	adm := kadm.NewClient(cl)
@@ -219,8 +245,7 @@ func readEvents(ctx context.Context, cfg config.Config, w io.Writer, seen func(t
 		return err
 	}
 	reader := schemas.NewReader(codec, nil)
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(cfg.Kafka.Brokers...),
+	cl, err := connect.KafkaClient(cfg.Kafka,
 		kgo.ConsumeTopics(cfg.Topics.Webhooks, cfg.Topics.CDCDeadLetter),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),

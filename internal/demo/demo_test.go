@@ -6,25 +6,32 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loyaltyhooks/loyaltyhooks/config"
 	"github.com/loyaltyhooks/loyaltyhooks/internal/demo"
 	"github.com/loyaltyhooks/loyaltyhooks/internal/redistest"
 	"github.com/loyaltyhooks/loyaltyhooks/processor/rules"
 )
 
-// TestDemoShowsEveryRowTrigger runs the demo against a real redis-server and checks that the
-// simulated database makes the processor emit every row-driven trigger and nothing unreadable.
-func TestDemoShowsEveryRowTrigger(t *testing.T) {
+// TestDemoShowsEveryTrigger runs the demo against a real redis-server and checks that the
+// simulated database makes the processor emit every trigger, the expiry timers' included, and
+// nothing unreadable.
+func TestDemoShowsEveryTrigger(t *testing.T) {
 	redis := redistest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var out bytes.Buffer
-	sum, err := demo.Run(ctx, demo.Options{Steps: 400, Seed: 3, RedisURL: redis.URL(), Drain: time.Minute, Out: &out})
+	sum, err := demo.Run(ctx, demo.Options{Steps: 400, Seed: 1, Redis: config.Redis{URL: redis.URL()}, Drain: time.Minute, Out: &out})
 	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
 	for _, trigger := range rules.RowTriggers() {
 		if sum.Events[trigger] == 0 {
 			t.Errorf("no %s event in the demo", trigger)
+		}
+	}
+	for _, e := range rules.ExpiryTriggers() {
+		if sum.Events[e.Trigger] == 0 {
+			t.Errorf("no %s event in the demo", e.Trigger)
 		}
 	}
 	if sum.DeadLetter != 0 {

@@ -3,6 +3,8 @@ package redistest
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"os"
@@ -22,6 +24,16 @@ type Server struct {
 	cmd  *exec.Cmd
 	port int
 	t    testing.TB
+	sec  Secured
+}
+
+// Secured makes a server require TLS, an ACL user, or both.
+type Secured struct {
+	// CertFile and KeyFile are the server's certificate and key: only TLS is accepted then.
+	// Clients trust CAFile; they need no certificate of their own.
+	CertFile, KeyFile, CAFile string
+	// User and Password, when set, are the only login: the default user is disabled.
+	User, Password string
 }
 
 // Start runs redis-server on a free port with its data in a temporary directory; it is stopped
@@ -34,14 +46,56 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
-// URL returns the redis:// URL of the server.
-func (s *Server) URL() string { return "redis://" + s.Addr + "/0" }
+// StartSecured is Start for a server that requires what sec asks for.
+func StartSecured(t testing.TB, sec Secured) *Server {
+	t.Helper()
+	s := &Server{Dir: t.TempDir(), t: t, sec: sec}
+	s.start()
+	t.Cleanup(s.Stop)
+	return s
+}
 
-// Client returns a new client of the server, closed when the test ends.
+// URL returns the URL of the server, rediss:// when it requires TLS; it holds no credentials.
+func (s *Server) URL() string {
+	if s.sec.CertFile != "" {
+		return "rediss://" + s.Addr + "/0"
+	}
+	return "redis://" + s.Addr + "/0"
+}
+
+// Client returns a new client of the server, logged in when it has a user, closed when the test
+// ends.
 func (s *Server) Client() *redis.Client {
-	c := redis.NewClient(&redis.Options{Addr: s.Addr})
+	c := redis.NewClient(s.options())
 	s.t.Cleanup(func() { _ = c.Close() })
 	return c
+}
+
+func (s *Server) options() *redis.Options {
+	o := &redis.Options{Addr: s.Addr, Username: s.sec.User, Password: s.sec.Password}
+	if s.sec.CertFile != "" {
+		pool := x509.NewCertPool()
+		if pem, err := os.ReadFile(s.sec.CAFile); err == nil {
+			pool.AppendCertsFromPEM(pem)
+		}
+		o.TLSConfig = &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
+	}
+	return o
+}
+
+// args are the server's command line options for what sec requires.
+func (s *Server) args() []string {
+	port := strconv.Itoa(s.port)
+	args := []string{"--port", port}
+	if s.sec.CertFile != "" {
+		args = []string{"--port", "0", "--tls-port", port, "--tls-cert-file", s.sec.CertFile,
+			"--tls-key-file", s.sec.KeyFile, "--tls-ca-cert-file", s.sec.CAFile, "--tls-auth-clients", "no"}
+	}
+	if s.sec.User != "" {
+		args = append(args, "--user", "default", "off",
+			"--user", s.sec.User, "on", ">"+s.sec.Password, "~*", "&*", "+@all")
+	}
+	return args
 }
 
 func (s *Server) start() {
@@ -58,14 +112,15 @@ func (s *Server) start() {
 		s.port = freePort(t)
 	}
 	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
-	s.cmd = exec.Command(bin,
-		"--bind", "127.0.0.1", "--port", strconv.Itoa(s.port),
+	s.cmd = exec.Command(bin, append([]string{"--bind", "127.0.0.1",
 		"--dir", s.Dir, "--appendonly", "yes", "--save", "",
-		"--logfile", filepath.Join(s.Dir, "redis.log"))
+		"--logfile", filepath.Join(s.Dir, "redis.log")}, s.args()...)...)
 	if err := s.cmd.Start(); err != nil {
 		t.Fatalf("redistest: start %s: %v", bin, err)
 	}
-	c := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1})
+	opts := s.options()
+	opts.MaxRetries = -1
+	c := redis.NewClient(opts)
 	defer c.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -28,7 +28,7 @@ type avroRegistry struct {
 	failing atomic.Bool
 }
 
-func newAvroRegistry(t *testing.T) *avroRegistry {
+func newAvroRegistry(t testing.TB) *avroRegistry {
 	t.Helper()
 	r := &avroRegistry{Registry: srfake.New()}
 	t.Cleanup(r.Close)
@@ -58,13 +58,9 @@ func (r *avroRegistry) register(t *testing.T, subject, file string) func(native 
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, _, err := r.RegisterSchema(subject, sr.Schema{Schema: text, Type: sr.TypeAvro})
-	if err != nil {
-		t.Fatal(err)
-	}
+	header := r.header(t, subject, file)
 	return func(native any) []byte {
-		b, _ := (&sr.ConfluentHeader{}).AppendEncode(nil, id, nil)
-		b, err := codec.BinaryFromNative(b, native)
+		b, err := codec.BinaryFromNative(header, native)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -72,7 +68,18 @@ func (r *avroRegistry) register(t *testing.T, subject, file string) func(native 
 	}
 }
 
-func avroDecoder(t *testing.T, r *avroRegistry) *cdc.Decoder {
+// header registers a testdata schema and returns the Confluent header of its id.
+func (r *avroRegistry) header(t testing.TB, subject, file string) []byte {
+	t.Helper()
+	id, _, err := r.RegisterSchema(subject, sr.Schema{Schema: string(fixture(t, file)), Type: sr.TypeAvro})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := (&sr.ConfluentHeader{}).AppendEncode(nil, id, nil)
+	return b
+}
+
+func avroDecoder(t testing.TB, r *avroRegistry) *cdc.Decoder {
 	t.Helper()
 	d, err := cdc.NewDecoder(loyalty(config.FormatAvro), r.client)
 	if err != nil {
@@ -114,6 +121,7 @@ func TestAvroMemberUpdate(t *testing.T) {
 			"nickname":   nil,
 			"visits":     union("int", int32(-3)),
 			"tags":       union("array", []any{"a", "b\"c"}),
+			"score":      union("float", float32(0.1)),
 		}
 	}
 	record := record("loyalty.public.member",
@@ -140,6 +148,7 @@ func TestAvroMemberUpdate(t *testing.T) {
 			col("nickname", cdc.Value{}),
 			col("visits", cdc.IntValue(-3)),
 			col("tags", cdc.JSONValue(`["a","b\"c"]`)),
+			col("score", cdc.DecimalValue("0.1")), // a float, not its double widening 0.10000000149011612
 		}}
 	}
 	want := &cdc.Change{Table: "member", Op: cdc.OpUpdate, TsMs: 1742741275319, Key: memberKey(),

@@ -7,294 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/http"
 	"strconv"
-	"sync"
-	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/sr"
 )
-
-// Avro records are read by a plan compiled from the writer schema rather than through a generic
-// Avro library: Debezium's schemas are fixed per table, and reading straight into Values saves
-// the maps and boxed values a generic decoder builds for every record.
-
-// schemaFetcher fetches writer schemas from the registry, once per id even when many records
-// with a new id are decoded at the same time.
-type schemaFetcher struct {
-	registry *sr.Client
-	mu       sync.Mutex
-	byID     map[int]*schemaFetch
-}
-
-type schemaFetch struct {
-	done chan struct{}
-	typ  *avroType
-	err  error
-}
-
-func (f *schemaFetcher) get(ctx context.Context, id int) (*avroType, error) {
-	f.mu.Lock()
-	e := f.byID[id]
-	if e == nil {
-		if f.byID == nil {
-			f.byID = map[int]*schemaFetch{}
-		}
-		e = &schemaFetch{done: make(chan struct{})}
-		f.byID[id] = e
-		f.mu.Unlock()
-		e.typ, e.err = f.load(ctx, id)
-		if e.err != nil { // not cached: a later record asks again
-			f.mu.Lock()
-			delete(f.byID, id)
-			f.mu.Unlock()
-		}
-		close(e.done)
-	} else {
-		f.mu.Unlock()
-	}
-	select {
-	case <-e.done:
-		return e.typ, e.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-func (f *schemaFetcher) load(ctx context.Context, id int) (*avroType, error) {
-	s, err := f.registry.SchemaByID(ctx, id)
-	if err != nil {
-		var re *sr.ResponseError
-		if errors.As(err, &re) && re.StatusCode == http.StatusNotFound {
-			return nil, &fault{reason: ReasonUnknownSchemaID, err: fmt.Errorf("schema id %d: %w", id, err)}
-		}
-		return nil, fmt.Errorf("fetch schema id %d: %w", id, err)
-	}
-	if s.Type != sr.TypeAvro {
-		return nil, faultf(ReasonUndecodable, "schema id %d is %s, not Avro", id, s.Type)
-	}
-	t, err := parseAvroSchema(s.Schema)
-	if err != nil {
-		return nil, faultf(ReasonUndecodable, "schema id %d: %v", id, err)
-	}
-	return t, nil
-}
-
-// planCache holds a table's compiled plans by schema id; reads take no lock.
-type planCache struct {
-	mu sync.Mutex
-	m  atomic.Pointer[map[int]*avroPlan]
-}
-
-func (c *planCache) get(id int) *avroPlan {
-	if m := c.m.Load(); m != nil {
-		return (*m)[id]
-	}
-	return nil
-}
-
-func (c *planCache) put(id int, p *avroPlan) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	m := map[int]*avroPlan{id: p}
-	if old := c.m.Load(); old != nil {
-		for k, v := range *old {
-			m[k] = v
-		}
-	}
-	c.m.Store(&m)
-}
-
-// role is what an envelope field is for.
-type role uint8
-
-const (
-	roleSkip role = iota
-	roleBefore
-	roleAfter
-	roleSource
-	roleOp
-	roleTsMs
-	roleMessage
-	// fields of the source block
-	roleSourceTsMs
-	roleSnapshot
-	roleDB
-	roleSchema
-	roleTable
-	roleTxID
-	roleLSN
-)
-
-var envelopeRoles = map[string]role{
-	"before": roleBefore, "after": roleAfter, "source": roleSource, "op": roleOp, "ts_ms": roleTsMs,
-	"message": roleMessage,
-}
-
-var sourceRoles = map[string]role{
-	"ts_ms": roleSourceTsMs, "snapshot": roleSnapshot, "db": roleDB, "schema": roleSchema,
-	"table": roleTable, "txId": roleTxID, "lsn": roleLSN,
-}
-
-// avroPlan reads the records written with one schema id on one table: an envelope, or a key.
-type avroPlan struct {
-	top    *avroType
-	roles  []role       // per field of top (envelope)
-	source []role       // per field of the source record
-	image  *avroRowPlan // the row record of before and after
-	key    *avroRowPlan
-}
-
-// avroRowPlan reads one row record.
-type avroRowPlan struct {
-	rec  *avroType
-	cols []avroCol
-}
-
-type avroCol struct {
-	name  string
-	typ   *avroType
-	convs []avroConv // one per union branch, or one
-}
-
-type avroConv struct {
-	typ *avroType
-	op  op
-}
-
-func (d *Decoder) avroPlan(ctx context.Context, t *tableInfo, id int, key bool) (*avroPlan, error) {
-	if p := t.avroPlans.get(id); p != nil {
-		return p, nil
-	}
-	typ, err := d.schemas.get(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if typ.kind != avroRecord {
-		return nil, faultf(ReasonUndecodable, "schema id %d is not a record", id)
-	}
-	p := &avroPlan{top: typ}
-	if key {
-		p.key, err = compileAvroRow(typ, t)
-	} else {
-		err = p.compileEnvelope(t)
-	}
-	if err != nil {
-		return nil, faultf(ReasonUndecodable, "schema id %d: %v", id, err)
-	}
-	t.avroPlans.put(id, p)
-	return p, nil
-}
-
-func (p *avroPlan) compileEnvelope(t *tableInfo) error {
-	p.roles = make([]role, len(p.top.fields))
-	for i, f := range p.top.fields {
-		p.roles[i] = envelopeRoles[f.name]
-		switch p.roles[i] {
-		case roleBefore, roleAfter:
-			rec := recordBranch(f.typ)
-			if rec == nil {
-				return fmt.Errorf("%s is not a record", f.name)
-			}
-			if p.image == nil {
-				var err error
-				if p.image, err = compileAvroRow(rec, t); err != nil {
-					return err
-				}
-			} else if p.image.rec != rec {
-				return errors.New("before and after have different schemas")
-			}
-		case roleSource:
-			src := recordBranch(f.typ)
-			if src == nil {
-				return errors.New("source is not a record")
-			}
-			p.source = make([]role, len(src.fields))
-			for j, sf := range src.fields {
-				p.source[j] = sourceRoles[sf.name]
-			}
-		}
-	}
-	return nil
-}
-
-// recordBranch returns t if it is a record, or the record branch of a union.
-func recordBranch(t *avroType) *avroType {
-	if t.kind == avroRecord {
-		return t
-	}
-	for _, b := range t.branches {
-		if b.kind == avroRecord {
-			return b
-		}
-	}
-	return nil
-}
-
-func compileAvroRow(rec *avroType, t *tableInfo) (*avroRowPlan, error) {
-	rp := &avroRowPlan{rec: rec, cols: make([]avroCol, len(rec.fields))}
-	for i, f := range rec.fields {
-		name, typ := f.name, ColumnType("")
-		if c := t.column(f.name); c != nil {
-			name, typ = c.logical, c.typ
-		}
-		col := avroCol{name: name, typ: f.typ}
-		branches := []*avroType{f.typ}
-		if f.typ.kind == avroUnion {
-			branches = f.typ.branches
-		}
-		for _, b := range branches {
-			col.convs = append(col.convs, avroConv{typ: b, op: avroOp(b, typ)})
-		}
-		rp.cols[i] = col
-	}
-	return rp, nil
-}
-
-// avroOp chooses how to read a value of Avro type t that holds a column of type typ.
-func avroOp(t *avroType, typ ColumnType) op {
-	if o, ok := semanticOp(t.semantic(), typ); ok {
-		return o
-	}
-	if t.semantic() == nameDecimal || t.logical == "decimal" {
-		return opDecimalBytes
-	}
-	switch t.logical {
-	case "date":
-		return opDate
-	case "timestamp-millis":
-		return opMillis
-	case "timestamp-micros":
-		return opTimestamp
-	case "timestamp-nanos":
-		return opNanos
-	}
-	switch t.kind {
-	case avroString:
-		if o := bareOp(typ); o != opAny {
-			return o
-		}
-		return opText
-	case avroInt, avroLong:
-		switch typ {
-		case TypeNumeric, TypeTimestamptz, TypeDate:
-			return bareOp(typ)
-		}
-		return opInt
-	case avroFloat, avroDouble:
-		return opNumeric
-	case avroBoolean:
-		return opBool
-	case avroBytes, avroFixed:
-		if typ == TypeNumeric {
-			return opNumeric
-		}
-		return opBytes
-	case avroEnum:
-		return opText
-	}
-	return opRaw
-}
 
 var errAvroShort = errors.New("Avro data ends early")
 
@@ -303,12 +19,12 @@ type avroDecoder struct {
 	b    []byte
 	i    int
 	base string
-	text arena
+	text *arena // the block's: shared with the record's other part (value or key)
 	blk  *block
 }
 
 func newAvroDecoder(b []byte, blk *block) *avroDecoder {
-	return &avroDecoder{b: b, base: string(b), blk: blk}
+	return &avroDecoder{b: b, base: blk.text.keep(b, blk.spare), text: &blk.text, blk: blk}
 }
 
 func (d *avroDecoder) long() (int64, error) {
@@ -427,10 +143,10 @@ func (d *avroDecoder) blocks(t *avroType, item func() error) error {
 				return err
 			}
 		}
-		if n > int64(len(d.b)-d.i) { // every element takes at least a byte, except nulls
-			if t.items.kind != avroNull {
-				return errAvroShort
-			}
+		// Every element takes at least a byte (arrays of plain nulls, which Debezium never
+		// writes, are refused too), so a count beyond the data left is corrupt, not a long loop.
+		if n > int64(len(d.b)-d.i) {
+			return errAvroShort
 		}
 		for range n {
 			if err := item(); err != nil {
@@ -672,7 +388,7 @@ func (d *avroDecoder) content(t *avroType, msg *Message) error {
 		msg.Content = d.b[start:end:end]
 		return nil
 	}
-	msg.Content, err = decodeBase64(d.base[start:end], &d.text)
+	msg.Content, err = decodeBase64(d.base[start:end], d.text)
 	return err
 }
 
@@ -703,7 +419,7 @@ func (d *avroDecoder) value(t *avroType, o op) (Value, error) {
 		if err != nil {
 			return Value{}, err
 		}
-		return textValue(o, t.scale, d.base[start:end], &d.text)
+		return textValue(o, t.scale, d.base[start:end], d.text)
 	case avroBytes, avroFixed:
 		return d.bytesValue(t, o)
 	case avroEnum:
@@ -714,8 +430,8 @@ func (d *avroDecoder) value(t *avroType, o op) (Value, error) {
 			return d.variableScale(t)
 		}
 	}
-	m := d.text.mark()
 	d.text.grow(64)
+	m := d.text.mark()
 	if err := d.appendJSON(t); err != nil {
 		return Value{}, err
 	}
@@ -723,13 +439,16 @@ func (d *avroDecoder) value(t *avroType, o op) (Value, error) {
 }
 
 func (d *avroDecoder) float(t *avroType) (Value, error) {
-	var f float64
+	var (
+		f    float64
+		bits = 64
+	)
 	if t.kind == avroFloat {
 		start, _, err := d.fixed(4)
 		if err != nil {
 			return Value{}, err
 		}
-		f = float64(math.Float32frombits(binary.LittleEndian.Uint32(d.b[start:])))
+		f, bits = float64(math.Float32frombits(binary.LittleEndian.Uint32(d.b[start:]))), 32
 	} else {
 		start, _, err := d.fixed(8)
 		if err != nil {
@@ -737,7 +456,7 @@ func (d *avroDecoder) float(t *avroType) (Value, error) {
 		}
 		f = math.Float64frombits(binary.LittleEndian.Uint64(d.b[start:]))
 	}
-	text, err := floatDecimal(f, &d.text)
+	text, err := floatDecimal(f, bits, d.text)
 	return DecimalValue(text), err
 }
 
@@ -758,13 +477,13 @@ func (d *avroDecoder) bytesValue(t *avroType, o op) (Value, error) {
 	}
 	switch o {
 	case opDecimalBytes:
-		text, err := unscaledDecimal(raw, t.scale, &d.text)
+		text, err := unscaledDecimal(raw, t.scale, d.text)
 		return DecimalValue(text), err
 	case opNumeric:
 		return Value{}, errors.New("numeric value is bytes without a scale")
 	}
-	m := d.text.mark()
 	d.text.grow(base64.StdEncoding.EncodedLen(len(raw)))
+	m := d.text.mark()
 	d.text.buf = base64.StdEncoding.AppendEncode(d.text.buf, raw)
 	return StringValue(d.text.since(m)), nil
 }
@@ -795,14 +514,14 @@ func (d *avroDecoder) variableScale(t *avroType) (Value, error) {
 	if string(raw) == Placeholder {
 		return UnavailableValue(), nil
 	}
-	text, err := unscaledDecimal(raw, int(scale), &d.text)
+	text, err := unscaledDecimal(raw, int(scale), d.text)
 	return DecimalValue(text), err
 }
 
 // appendJSON renders a value of type t as JSON into the arena, for columns of types the
 // reference schema does not use (arrays, maps, records).
 func (d *avroDecoder) appendJSON(t *avroType) error {
-	a := &d.text
+	a := d.text
 	switch t.kind {
 	case avroNull:
 		a.buf = append(a.buf, "null"...)

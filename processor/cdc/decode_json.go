@@ -1,6 +1,7 @@
 package cdc
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -11,20 +12,27 @@ import (
 type jsonDecoder struct {
 	scanner
 	base string
-	off  int // offset of base in the record
-	text arena
+	off  int    // offset of base in the record
+	text *arena // the block's: shared with the record's other part (value or key)
 	blk  *block
 	t    *tableInfo
 }
 
 func newJSONDecoder(b []byte, t *tableInfo, blk *block) jsonDecoder {
-	return jsonDecoder{scanner: scanner{b: b}, blk: blk, t: t}
+	return jsonDecoder{scanner: scanner{b: b}, text: &blk.text, blk: blk, t: t}
 }
 
 // keep copies the record from the cursor on; strings before it can no longer be cut.
 func (d *jsonDecoder) keep() {
 	d.off = d.i
-	d.base = string(d.b[d.i:])
+	rest, spare := d.b[d.i:], d.blk.spare
+	if e := bytes.IndexByte(rest, '\\'); e >= 0 {
+		// Strings with escapes are unescaped into the arena. jsonb columns, JSON inside strings,
+		// are escaped throughout: make room for half of what follows the first escape. Text
+		// beyond the room goes on in a new buffer.
+		spare += (len(rest) - e) / 2
+	}
+	d.base = d.text.keep(rest, spare)
 }
 
 // cut returns the text of a string token.
@@ -32,7 +40,7 @@ func (d *jsonDecoder) cut(sp span) (string, error) {
 	if !sp.esc {
 		return d.base[sp.start-d.off : sp.end-d.off], nil
 	}
-	d.text.grow(min(len(d.b)-d.off, 512))
+	d.text.grow(sp.end - sp.start) // unescaping only shortens valid text
 	m := d.text.mark()
 	var err error
 	if d.text.buf, err = appendUnescaped(d.text.buf, d.b[sp.start:sp.end]); err != nil {
@@ -43,8 +51,11 @@ func (d *jsonDecoder) cut(sp span) (string, error) {
 
 // syntax turns a scanning error into an undecodable fault; faults and errNoOp pass unchanged.
 func syntax(err error) error {
+	if err == nil || err == errNoOp {
+		return err
+	}
 	var f *fault
-	if err == nil || err == errNoOp || errors.As(err, &f) {
+	if errors.As(err, &f) {
 		return err
 	}
 	return faultf(ReasonUndecodable, "not a JSON change event: %v", err)
@@ -193,7 +204,10 @@ func (d *jsonDecoder) envelope(plan *valuePlan) error {
 	}
 	before, after := &d.t.bare, &d.t.bare
 	if plan != nil && plan.before != nil {
-		before, after = plan.before, plan.after
+		before = plan.before
+	}
+	if plan != nil && plan.after != nil {
+		after = plan.after
 	}
 	ch := &d.blk.ch
 	hasOp := false
@@ -237,15 +251,12 @@ func (d *jsonDecoder) image(plan *rowPlan, row *Row) (*Row, error) {
 	if d.null() {
 		return nil, nil
 	}
-	if plan == nil {
-		plan = &d.t.bare
-	}
 	return row, d.row(plan, row, len(plan.fields))
 }
 
 func (d *jsonDecoder) op(ch *Change) error {
 	if d.peek() != '"' {
-		return badValue("op", errors.New("not a string"))
+		return badField("op", errors.New("not a string"))
 	}
 	sp, err := d.str()
 	if err != nil {
@@ -326,7 +337,7 @@ func (d *jsonDecoder) optInt(name string) (int64, error) {
 func parseIntField(name string, b []byte) (int64, error) {
 	n, err := strconv.ParseInt(string(b), 10, 64)
 	if err != nil {
-		return 0, badValue(name, fmt.Errorf("not an integer: %q", b))
+		return 0, badField(name, fmt.Errorf("not an integer: %q", b))
 	}
 	return n, nil
 }
@@ -336,7 +347,7 @@ func (d *jsonDecoder) optString(name string) (string, error) {
 		return "", nil
 	}
 	if d.peek() != '"' {
-		return "", badValue(name, errors.New("not a string"))
+		return "", badField(name, errors.New("not a string"))
 	}
 	sp, err := d.str()
 	if err != nil {
@@ -367,9 +378,9 @@ func (d *jsonDecoder) message(ch *Change) error {
 		case "content":
 			var s string
 			if s, err = d.optString("message.content"); err == nil {
-				msg.Content, err = decodeBase64(s, &d.text)
+				msg.Content, err = decodeBase64(s, d.text)
 				if err != nil {
-					err = badValue("message.content", err)
+					err = badField("message.content", err)
 				}
 			}
 		default:
@@ -462,7 +473,7 @@ func (d *jsonDecoder) stringValue(o op, scale int) (Value, error) {
 	if err != nil {
 		return Value{}, err
 	}
-	return textValue(o, scale, s, &d.text)
+	return textValue(o, scale, s, d.text)
 }
 
 func (d *jsonDecoder) structValue(o op) (Value, error) {
@@ -515,11 +526,11 @@ func (d *jsonDecoder) variableScale() (Value, error) {
 	if value == placeholderBase64 || value == Placeholder {
 		return UnavailableValue(), nil
 	}
-	raw, err := decodeBase64(value, &d.text)
+	raw, err := decodeBase64(value, d.text)
 	if err != nil {
 		return Value{}, err
 	}
-	text, err := unscaledDecimal(raw, int(scale), &d.text)
+	text, err := unscaledDecimal(raw, int(scale), d.text)
 	return DecimalValue(text), err
 }
 
@@ -536,7 +547,7 @@ func (d *jsonDecoder) numberValue(o op) (Value, error) {
 		return StringValue(lit), nil
 	case opNumeric:
 		if integer {
-			text, err := canonicalDecimal(lit, &d.text)
+			text, err := canonicalDecimal(lit, d.text)
 			return DecimalValue(text), err
 		}
 		return d.float(lit)
@@ -560,7 +571,7 @@ func (d *jsonDecoder) float(lit string) (Value, error) {
 	if err != nil {
 		return Value{}, fmt.Errorf("number %s out of range", lit)
 	}
-	text, err := floatDecimal(f, &d.text)
+	text, err := floatDecimal(f, 64, d.text)
 	return DecimalValue(text), err
 }
 

@@ -34,7 +34,8 @@ type tableInfo struct {
 
 	jsonValues schemaCache[*valuePlan]
 	jsonKeys   schemaCache[*rowPlan]
-	avroPlans  planCache
+	avroValues planCache
+	avroKeys   planCache
 }
 
 // colInfo is the logical name and reference type ("" when the reference schema does not have
@@ -126,12 +127,52 @@ func newTableInfo(src config.Source, logical string) (*tableInfo, error) {
 // column returns the mapping of a physical column, or nil.
 func (t *tableInfo) column(phys string) *colInfo { return t.byPhys[phys] }
 
-// block holds one decoded change and its rows in one allocation, plus a slab for their columns.
+// block holds one decoded change and its rows, the slab their columns are cut from (allocated
+// with it, see newBlock) and the arena of the record's text, shared by its value and key.
 type block struct {
 	ch                 Change
 	key, before, after Row
 	msg                Message
 	cols               []Column
+	text               arena
+	spare              int // room the arena's buffer gets beyond the copy of the value
+}
+
+// textSpare is the room an arena gets beyond the copies of a record's value and key, for the
+// text built while reading them: decimals and the like.
+const textSpare = 64
+
+// withSlab is a block allocated together with its slab of columns, an array of type A.
+type withSlab[A any] struct {
+	block
+	slab A
+}
+
+// newBlock returns a block with a slab of n columns. Up to 64 the slab is allocated with the
+// block, rounded up to 16, 32, 48 or 64 columns, so a record's change costs one allocation.
+func newBlock(n int) *block {
+	var (
+		blk  *block
+		slab []Column
+	)
+	switch {
+	case n <= 16:
+		b := new(withSlab[[16]Column])
+		blk, slab = &b.block, b.slab[:]
+	case n <= 32:
+		b := new(withSlab[[32]Column])
+		blk, slab = &b.block, b.slab[:]
+	case n <= 48:
+		b := new(withSlab[[48]Column])
+		blk, slab = &b.block, b.slab[:]
+	case n <= 64:
+		b := new(withSlab[[64]Column])
+		blk, slab = &b.block, b.slab[:]
+	default:
+		blk, slab = new(block), make([]Column, n)
+	}
+	blk.cols = slab[:n]
+	return blk
 }
 
 // columns returns an empty column slice with room for n, cut from the slab while it lasts.
@@ -155,8 +196,8 @@ func (d *Decoder) Decode(ctx context.Context, r *kgo.Record) (*Change, error) {
 	if t == nil {
 		return nil, poison(r, faultf(ReasonUnknownTable, "topic is not a table of source.tables"))
 	}
-	blk := &block{}
-	blk.cols = make([]Column, 2*len(t.bare.fields)+t.keyWidth)
+	blk := newBlock(2*len(t.bare.fields) + t.keyWidth)
+	blk.spare = len(r.Key) + textSpare
 	var err error
 	if d.avro {
 		err = d.decodeAvroValue(ctx, r.Value, t, blk)
@@ -222,7 +263,7 @@ func parseOp(s string) (Op, error) {
 			return o, nil
 		}
 	}
-	return 0, badValue("op", fmt.Errorf("unknown operation %q", s))
+	return 0, badField("op", fmt.Errorf("unknown operation %q", s))
 }
 
 // snapshotBool renders a boolean source.snapshot (Debezium before 1.6) as the string it is now.

@@ -58,4 +58,9 @@ func badValue(column string, err error) *fault {
 	return &fault{reason: ReasonBadValue, column: column, err: err}
 }
 
+// badField is the fault of an envelope field (op, ts_ms, source.*) that cannot be read.
+func badField(name string, err error) *fault {
+	return &fault{reason: ReasonBadValue, err: fmt.Errorf("%s: %w", name, err)}
+}
+
 var errSyntax = errors.New("malformed JSON")

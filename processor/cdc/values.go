@@ -25,9 +25,10 @@ var (
 		"or value.converter.schemas.enable=true")
 )
 
-// arena holds the text the decoder has to build (unescaped strings, formatted decimals) for one
-// record, so a record costs one allocation for all of it. Bytes are only ever appended, never
-// changed, so strings that point into it stay valid whatever happens to the buffer later.
+// arena holds the text of one record: the copy of the record its strings are cut from, and the
+// text the decoder has to build (unescaped strings, formatted decimals), so a record costs one
+// allocation for all of it. Bytes are only ever appended, never changed, so strings that point
+// into it stay valid whatever happens to the buffer later.
 type arena struct{ buf []byte }
 
 func (a *arena) mark() int { return len(a.buf) }
@@ -40,10 +41,24 @@ func (a *arena) since(n int) string {
 	return unsafe.String(&a.buf[n], len(a.buf)-n)
 }
 
+// grow makes room for n more bytes. When the buffer lacks it, text goes on in a new buffer
+// rather than a bigger copy of this one: the strings cut so far keep the old one alive anyway.
 func (a *arena) grow(n int) {
-	if a.buf == nil {
-		a.buf = make([]byte, 0, max(n, 64))
+	if cap(a.buf)-len(a.buf) < n {
+		a.buf = make([]byte, 0, max(n, 256))
 	}
+}
+
+// keep appends a copy of b and returns it as a string. A buffer made for it has room for spare
+// more bytes, so the copy of a record that values are cut from and the text built while reading
+// it share one allocation.
+func (a *arena) keep(b []byte, spare int) string {
+	if cap(a.buf)-len(a.buf) < len(b) {
+		a.buf = make([]byte, 0, len(b)+spare)
+	}
+	m := a.mark()
+	a.buf = append(a.buf, b...)
+	return a.since(m)
 }
 
 // canonicalDecimal returns the canonical text of a decimal literal (optional sign, digits, point,
@@ -171,8 +186,9 @@ func abs(n int) int {
 	return n
 }
 
-// floatDecimal turns a double (decimal.handling.mode=double) into decimal text.
-func floatDecimal(f float64, a *arena) (string, error) {
+// floatDecimal turns a float of the given bit size (a double in decimal.handling.mode=double)
+// into the shortest decimal text that reads back as the same float.
+func floatDecimal(f float64, bitSize int, a *arena) (string, error) {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return "", fmt.Errorf("%v is not a decimal number", f)
 	}
@@ -181,7 +197,7 @@ func floatDecimal(f float64, a *arena) (string, error) {
 	}
 	a.grow(32)
 	m := a.mark()
-	a.buf = strconv.AppendFloat(a.buf, f, 'f', -1, 64)
+	a.buf = strconv.AppendFloat(a.buf, f, 'f', -1, bitSize)
 	return a.since(m), nil
 }
 
@@ -221,7 +237,8 @@ func unscaledDecimal(b []byte, scale int, a *arena) (string, error) {
 func decodeBase64(s string, a *arena) ([]byte, error) {
 	a.grow(base64.StdEncoding.DecodedLen(len(s)))
 	m := a.mark()
-	out, err := base64.StdEncoding.AppendDecode(a.buf, []byte(s))
+	// AppendDecode only reads its input, so the string's bytes can be lent without a copy.
+	out, err := base64.StdEncoding.AppendDecode(a.buf, unsafe.Slice(unsafe.StringData(s), len(s)))
 	if err != nil {
 		return nil, fmt.Errorf("invalid base64: %w", err)
 	}

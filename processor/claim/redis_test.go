@@ -75,3 +75,52 @@ func TestRedisClaim(t *testing.T) {
 		t.Fatalf("claim with Redis down: err %v, emit %v; want an error and nothing emitted", err, down[0].Emit)
 	}
 }
+
+// TestRedisClaimWithinBatch: a change and its redelivery polled in the same batch — the first
+// claim wins, the second is a duplicate, all in one round trip — and the key prefix is the
+// configured one.
+func TestRedisClaimWithinBatch(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client()
+	ctx := context.Background()
+	c := claim.NewRedis(rdb, "tenant-a:", time.Minute)
+	var rtts int
+	c.Observe = func(time.Duration) { rtts++ }
+	batch := []claim.Claim{
+		{MessageID: idA, Topic: "loyalty.public.wallet", Partition: 2, Offset: 40},
+		{MessageID: idB, Topic: "loyalty.public.wallet", Partition: 2, Offset: 41},
+		{MessageID: idA, Topic: "loyalty.public.wallet", Partition: 5, Offset: 7}, // redelivered after a repartition
+	}
+	if err := c.Claim(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if got := emits(batch); !got[0] || !got[1] || got[2] {
+		t.Fatalf("emits %v, want [true true false]", got)
+	}
+	if rtts != 1 {
+		t.Fatalf("%d round trips for one batch", rtts)
+	}
+	keys, err := rdb.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if len(k) != len("tenant-a:d:")+16 || k[:len("tenant-a:d:")] != "tenant-a:d:" {
+			t.Errorf("key %q is not <prefix>d:<16 bytes>", k)
+		}
+	}
+	if len(keys) != 2 {
+		t.Fatalf("%d keys, want one per message id", len(keys))
+	}
+	// The same replay in the next batch: each event follows its owner.
+	again := append([]claim.Claim(nil), batch...)
+	for i := range again {
+		again[i].Emit = false
+	}
+	if err := c.Claim(ctx, again); err != nil {
+		t.Fatal(err)
+	}
+	if got := emits(again); !got[0] || !got[1] || got[2] {
+		t.Fatalf("replayed batch emits %v, want [true true false]", got)
+	}
+}

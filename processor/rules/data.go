@@ -1,7 +1,7 @@
 package rules
 
 import (
-	"math/big"
+	"math"
 
 	"github.com/loyaltyhooks/loyaltyhooks/processor/cdc"
 	"github.com/loyaltyhooks/loyaltyhooks/processor/lookup"
@@ -92,16 +92,22 @@ func (r *input) text(col string) any { return text(r.get(col)) }
 // nil when the column is null. A member not known gives the id with null contact fields.
 func (r *input) customer(col string) any {
 	id := r.get(col)
+	return r.customerOf(id, text(id))
+}
+
+// customerOf is customer for a member id already read, given with its field value too so that
+// an event using it twice converts it once.
+func (r *input) customerOf(id cdc.Value, idField any) any {
 	if !id.Known() {
 		return nil
 	}
-	return customerOf(id, r.lookup("member", id).Get)
+	return customerObject(idField, r.lookup("member", id).Get)
 }
 
-// customerOf builds the customer object of member id from the member's columns.
-func customerOf(id cdc.Value, member func(col string) cdc.Value) map[string]any {
+// customerObject builds the customer object of a member from its id field and its columns.
+func customerObject(idField any, member func(col string) cdc.Value) map[string]any {
 	return map[string]any{
-		"customerId":        text(id),
+		"customerId":        idField,
 		"email":             text(member("email")),
 		"phone":             text(member("phone")),
 		"loyaltyCardNumber": text(member("loyalty_card_number")),
@@ -109,7 +115,7 @@ func customerOf(id cdc.Value, member func(col string) cdc.Value) map[string]any 
 }
 
 // ownCustomer is the customer object of a member change: its own row is the latest one.
-func (r *input) ownCustomer() map[string]any { return customerOf(r.get("member_id"), r.get) }
+func (r *input) ownCustomer() map[string]any { return customerObject(r.text("member_id"), r.get) }
 
 func customerRegistered(r *input) (map[string]any, error) {
 	f := fields{r: r}
@@ -198,7 +204,7 @@ func transactionAssigned(r *input) (map[string]any, error) {
 func availablePointsChanged(r *input) (map[string]any, error) {
 	f := fields{r: r}
 	amount := f.decimal("active_units")
-	change, err := balanceChange(r.get("active_units"), r.ch.Before.Get("active_units"))
+	change, negative, err := balanceChange(r.get("active_units"), r.ch.Before.Get("active_units"))
 	if f.err != nil {
 		return nil, f.err
 	}
@@ -207,19 +213,6 @@ func availablePointsChanged(r *input) (map[string]any, error) {
 	}
 	transferID := r.get("last_transfer_id")
 	transfer := r.lookup("unit_transfer", transferID)
-	changeType := "add"
-	if change.Sign() < 0 {
-		changeType = "subtract"
-		change.Abs(change)
-	}
-	if t := transfer.Get("type"); t.Kind == cdc.String {
-		switch {
-		case t.Str == "p2p_adding" && changeType == "add":
-			changeType = "p2p_add"
-		case t.Str == "p2p_spending" && changeType == "subtract":
-			changeType = "p2p_subtract"
-		}
-	}
 	cause, err := jsonColumn("unit_transfer.action_cause", transfer.Get("action_cause"), jsonRecord, actionCauseShape)
 	if err != nil {
 		return nil, err
@@ -234,31 +227,53 @@ func availablePointsChanged(r *input) (map[string]any, error) {
 		},
 		"amount":           amount,
 		"amountChange":     change,
-		"amountChangeType": changeType,
+		"amountChangeType": changeType(negative, transfer.Get("type")),
 		"transferId":       text(transferID),
 		"actionCause":      cause,
 	}, nil
 }
 
-// balanceChange is after − before of a balance, exactly; NULL (and no before image) is zero.
-func balanceChange(after, before cdc.Value) (*big.Rat, error) {
+// changeType is the amountChangeType of a balance change, given the type of the wallet's last
+// transfer. The symbols are constants, so the field costs no allocation.
+func changeType(negative bool, transfer cdc.Value) any {
+	p2p := transfer.Kind == cdc.String
+	switch {
+	case negative && p2p && transfer.Str == "p2p_spending":
+		return "p2p_subtract"
+	case negative:
+		return "subtract"
+	case p2p && transfer.Str == "p2p_adding":
+		return "p2p_add"
+	}
+	return "add"
+}
+
+// balanceChange is after − before of a balance, exactly, as the decimal value of its magnitude
+// and whether it is negative; NULL (and no before image) is zero.
+func balanceChange(after, before cdc.Value) (magnitude any, negative bool, err error) {
 	a, b := amountText(after), amountText(before)
 	if fa, ok := parseFixed(a); ok {
 		if fb, ok := parseFixed(b); ok {
-			if d, ok := fa.sub(fb); ok {
-				return d.rat(), nil
+			if d, ok := fa.sub(fb); ok && d.m != math.MinInt64 {
+				if d.m < 0 {
+					d.m = -d.m
+					return d.decimal(), true, nil
+				}
+				return d.decimal(), false, nil
 			}
 		}
 	}
 	x, err := parseDecimal(a)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	y, err := parseDecimal(b)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return x.Sub(x, y), nil
+	x.Sub(x, y)
+	negative = x.Sign() < 0
+	return x.Abs(x), negative, nil
 }
 
 // issuedCoupon is the coupon of an issued reward, nil when it has no coupon code.
@@ -283,13 +298,14 @@ func (f *fields) issuedCoupon(withValueType bool) any {
 func redemptionStatusChanged(r *input) (map[string]any, error) {
 	f := fields{r: r}
 	before := r.ch.Before
+	status := r.text("status")
 	data := map[string]any{
 		"issuedReward": map[string]any{
 			"issuedRewardId": r.text("issued_reward_id"),
 			"rewardId":       r.text("reward_id"),
 			"name":           r.text("name"),
 			"customerId":     r.text("member_id"),
-			"status":         r.text("status"),
+			"status":         status,
 			"costInPoints":   f.decimal("cost_in_points"),
 			"token":          r.text("token"),
 			"redemptionDate": f.instant("redemption_date"),
@@ -300,7 +316,7 @@ func redemptionStatusChanged(r *input) (map[string]any, error) {
 			"issuedCoupon":   f.issuedCoupon(true),
 		},
 		"oldStatus":  text(before.Get("status")),
-		"newStatus":  r.text("status"),
+		"newStatus":  status,
 		"oldComment": text(before.Get("status_comment")),
 		"newComment": r.text("status_comment"),
 		"oldDate":    f.instantBefore("status_changed_at"),
@@ -337,8 +353,10 @@ func campaignEffectApplied(r *input) (map[string]any, error) {
 	f := fields{r: r}
 	campaignID := r.get("campaign_id")
 	campaign := r.lookup("campaign", campaignID)
+	member := r.get("member_id")
+	memberID := text(member)
 	data := map[string]any{
-		"member": r.customer("member_id"),
+		"member": r.customerOf(member, memberID),
 		"campaign": map[string]any{
 			"campaignId":  text(campaignID),
 			"name":        text(campaign.Get("name")),
@@ -347,7 +365,7 @@ func campaignEffectApplied(r *input) (map[string]any, error) {
 		},
 		"effectsGiven": []any{map[string]any{
 			"status":         r.text("status"),
-			"target":         r.text("member_id"),
+			"target":         memberID,
 			"walletTypeCode": r.text("wallet_type_code"),
 			"type":           r.text("type"),
 			"points":         f.decimal("points"),

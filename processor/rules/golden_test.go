@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/linkedin/goavro/v2"
+
+	"github.com/loyaltyhooks/loyaltyhooks/schemas"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -207,8 +209,8 @@ func (a *avro) primitive(w *bytes.Buffer, typ, logical string, v any, path strin
 		w.WriteString(strconv.FormatBool(b))
 		return b, nil
 	case typ == "bytes" && logical == "decimal":
-		r, ok := v.(*big.Rat)
-		if !ok || r == nil {
+		r, ok := asRat(v)
+		if !ok {
 			return bad()
 		}
 		s, exact := decimalText(r)
@@ -260,6 +262,17 @@ func (a *avro) branchName(b any, ns string) string {
 		return b["type"].(string)
 	}
 	return ""
+}
+
+// asRat returns the number of a decimal field's value: a *big.Rat or a schemas.Decimal.
+func asRat(v any) (*big.Rat, bool) {
+	switch x := v.(type) {
+	case *big.Rat:
+		return x, x != nil
+	case schemas.Decimal:
+		return x.Rat(), true
+	}
+	return nil, false
 }
 
 // decimalText is the exact decimal text of r, and whether r has one.

@@ -3,6 +3,7 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -18,7 +19,7 @@ type jsonKind uint8
 
 const (
 	jsonText    jsonKind = iota // a string; any other scalar keeps its JSON text
-	jsonDecimal                 // a number (or numeric string) as *big.Rat
+	jsonDecimal                 // a number (or numeric string) as a decimal field's value
 	jsonInstant                 // a timestamp string as time.Time
 	jsonRaw                     // any value as its JSON text, for shapes that are not fixed
 	jsonRecord                  // an object of shape rec
@@ -112,6 +113,10 @@ func jsonColumn(col string, v cdc.Value, kind jsonKind, shape *jsonShape) (any, 
 	return out, nil
 }
 
+// emptyList is the value of an empty array. Having no room, it can be shared: nothing can be
+// written into it.
+var emptyList any = []any{}
+
 // maxJSONDepth bounds the nesting skipped values may have, so hostile input cannot exhaust
 // the stack.
 const maxJSONDepth = 1000
@@ -181,7 +186,7 @@ func (r *jsonReader) value(f *jsonField) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		d, err := parseDecimal(s)
+		d, err := decimalValue(s)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", f.name, err)
 		}
@@ -211,10 +216,12 @@ func (r *jsonReader) value(f *jsonField) (any, error) {
 		if !r.consume('[') {
 			return nil, r.fail(f.name + ": want an array")
 		}
-		list := []any{}
 		if r.consume(']') {
-			return list, nil
+			return emptyList, nil
 		}
+		// The records are gathered on the stack and copied once their number is known.
+		var gathered [8]any
+		list := gathered[:0]
 		for {
 			if r.peek() != '{' {
 				return nil, r.fail(f.name + ": want an object")
@@ -225,7 +232,7 @@ func (r *jsonReader) value(f *jsonField) (any, error) {
 			}
 			list = append(list, rec)
 			if r.consume(']') {
-				return list, nil
+				return slices.Clone(list), nil
 			}
 			if !r.consume(',') {
 				return nil, r.fail("want , or ]")

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/loyaltyhooks/loyaltyhooks/processor/cdc"
+	"github.com/loyaltyhooks/loyaltyhooks/schemas"
 )
 
 var jsonSeeds = []string{
@@ -76,7 +77,7 @@ func TestJSONColumn(t *testing.T) {
 		{"action cause PHP offset", js(`{"performedAt":"2026-01-03T10:59:00+0100"}`), jsonRecord, actionCauseShape,
 			map[string]any{"performedAt": at}},
 		{"item decimals exact", js(`[{"quantity":0.1,"grossValue":"123456789012345678901234567890.12345678"}]`), jsonRecords, itemShape,
-			[]any{map[string]any{"quantity": big.NewRat(1, 10), "grossValue": mustRat("123456789012345678901234567890.12345678")}}},
+			[]any{map[string]any{"quantity": schemas.Decimal{Unscaled: 1, Scale: 1}, "grossValue": mustRat("123456789012345678901234567890.12345678")}}},
 		{"trigger payload raw", js(`{"payload": {"a": [1, "x"]} }`), jsonRecord, campaignTriggerShape,
 			map[string]any{"payload": `{"a": [1, "x"]}`}},
 	}
@@ -181,6 +182,9 @@ func TestFixed(t *testing.T) {
 		}
 		if got, want := fa.rat(), mustRat(a); got.Cmp(want) != 0 || got.String() != want.String() {
 			t.Errorf("%q: rat %s, want %s", a, got, want)
+		}
+		if got, want := fa.decimal().Rat(), mustRat(a); got.Cmp(want) != 0 {
+			t.Errorf("%q: decimal %+v, want %s", a, fa.decimal(), want)
 		}
 		for _, b := range texts {
 			fb, _ := parseFixed(b)

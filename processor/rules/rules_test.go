@@ -2,7 +2,6 @@ package rules
 
 import (
 	"encoding/json"
-	"math/big"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -321,7 +320,7 @@ func TestAmountsExact(t *testing.T) {
 }
 
 func ratText(v any) string {
-	r, ok := v.(*big.Rat)
+	r, ok := asRat(v)
 	if !ok {
 		return ""
 	}

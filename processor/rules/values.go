@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/loyaltyhooks/loyaltyhooks/processor/cdc"
+	"github.com/loyaltyhooks/loyaltyhooks/schemas"
 )
 
 // The converters below turn column values into the plain values of schemas.Event.Data. Null and
@@ -39,13 +40,13 @@ func decimal(col string, v cdc.Value) (any, error) {
 	case cdc.Null, cdc.Unavailable:
 		return nil, nil
 	case cdc.Int:
-		return new(big.Rat).SetInt64(v.Int), nil
+		return schemas.Decimal{Unscaled: v.Int}, nil
 	case cdc.Decimal, cdc.String:
-		r, err := parseDecimal(v.Str)
+		d, err := decimalValue(v.Str)
 		if err != nil {
 			return nil, columnError(col, err)
 		}
-		return r, nil
+		return d, nil
 	}
 	return nil, columnError(col, kindError("a decimal", v))
 }
@@ -94,6 +95,19 @@ func kindError(want string, v cdc.Value) error {
 
 // errNotDecimal is returned for text that is not a plain decimal number.
 var errNotDecimal = errors.New("not a decimal number")
+
+// decimalValue parses decimal text exactly into the value of a decimal field: a schemas.Decimal
+// when it fits machine words, else a *big.Rat.
+func decimalValue(s string) (any, error) {
+	if f, ok := parseFixed(s); ok {
+		return f.decimal(), nil
+	}
+	r, err := parseDecimal(s)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
 
 // parseDecimal parses decimal text ("-12.50", "1e-3") exactly. It accepts only that grammar,
 // not the fractions, hexadecimal and NaN that big.Rat or PostgreSQL would also take.
@@ -274,6 +288,11 @@ func (f fixed) sub(g fixed) (fixed, bool) {
 		return fixed{}, false
 	}
 	return fixed{m: d, scale: f.scale}, true
+}
+
+// decimal returns f as the value of a decimal field.
+func (f fixed) decimal() schemas.Decimal {
+	return schemas.Decimal{Unscaled: f.m, Scale: int32(f.scale)}
 }
 
 // rat returns f as a normalized big.Rat, written through Num and Denom (which reference the

@@ -1,0 +1,182 @@
+package processor_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/loyaltyhooks/loyaltyhooks/config"
+	"github.com/loyaltyhooks/loyaltyhooks/internal/redistest"
+	"github.com/loyaltyhooks/loyaltyhooks/processor"
+	"github.com/loyaltyhooks/loyaltyhooks/processor/claim"
+	"github.com/loyaltyhooks/loyaltyhooks/topology"
+)
+
+// BenchmarkEndToEnd measures the processor's end-to-end throughput — transactions and Redis
+// lookups and claims on — against a plain transactional pass-through (consume → produce the same
+// records → commit, no work) over the same change records on the same in-process broker, one
+// after the other in each iteration. kfake is far faster than a real broker, so only the ratio
+// means anything; the absolute rates are for comparing runs on one machine. The claims=off
+// variant runs the processor with claim.EmitAll, to tell the claims' share of the cost.
+func BenchmarkEndToEnd(b *testing.B) {
+	b.Run("claims=redis", func(b *testing.B) { endToEnd(b) })
+	b.Run("claims=off", func(b *testing.B) { endToEnd(b, processor.WithClaimer(claim.EmitAll{})) })
+}
+
+func endToEnd(b *testing.B, opts ...processor.Option) {
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.GroupMinSessionTimeout(time.Second))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(cluster.Close)
+	srv := redistest.Start(b)
+	rdb := srv.Client()
+	cfg := config.Defaults()
+	cfg.Kafka.Brokers = cluster.ListenAddrs()
+	cfg.Kafka.SessionTimeout, cfg.Kafka.RebalanceTimeout = 6*time.Second, 3*time.Second
+	cfg.Redis.URL = srv.URL()
+	cfg.Processor.InstanceID = "bench-1"
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Kafka.Brokers...))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(cl.Close)
+	adm := kadm.NewClient(cl)
+	ctx := context.Background()
+	if _, err := topology.CreateMissing(ctx, adm, topology.FromConfig(cfg)); err != nil {
+		b.Fatal(err)
+	}
+	const passTopic = "bench.passthrough"
+	if _, err := adm.CreateTopic(ctx, 6, -1, nil, passTopic); err != nil {
+		b.Fatal(err)
+	}
+	snapshot, live := simulated(b, cfg, 8000)
+	recs := append(snapshot, live...)
+	for lo := 0; lo < len(recs); lo += 1000 {
+		var batch []*kgo.Record
+		for _, r := range recs[lo:min(lo+1000, len(recs))] {
+			batch = append(batch, &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value})
+		}
+		if err := cl.ProduceSync(ctx, batch...).FirstErr(); err != nil {
+			b.Fatal(err)
+		}
+	}
+
+	var pass, proc time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		group := fmt.Sprintf("bench-pass-%d", i)
+		pass += timeToCommitAll(b, adm, group, func(ctx context.Context) error {
+			return passThrough(ctx, cfg, group, passTopic)
+		})
+
+		b.StopTimer()
+		if err := rdb.FlushAll(ctx).Err(); err != nil { // every iteration claims anew
+			b.Fatal(err)
+		}
+		pcfg := cfg
+		pcfg.Processor.Group = fmt.Sprintf("bench-proc-%d", i)
+		p, err := processor.New(ctx, pcfg,
+			append(opts, processor.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		proc += timeToCommitAll(b, adm, pcfg.Processor.Group, p.Run)
+	}
+	b.StopTimer()
+	n := float64(b.N * len(recs))
+	b.ReportMetric(n/pass.Seconds(), "passthrough-records/s")
+	b.ReportMetric(n/proc.Seconds(), "processor-records/s")
+	b.ReportMetric(pass.Seconds()/proc.Seconds(), "x-passthrough")
+}
+
+// timeToCommitAll runs run until the group has committed every change record and returns how
+// long that took.
+func timeToCommitAll(b *testing.B, adm *kadm.Client, group string, run func(context.Context) error) time.Duration {
+	b.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	start := time.Now()
+	var wg sync.WaitGroup
+	var runErr error
+	wg.Go(func() { runErr = run(ctx) })
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for range tick.C {
+		lags, err := adm.Lag(context.Background(), group)
+		if err != nil {
+			continue
+		}
+		l := lags[group]
+		if l.Error() == nil && !l.Lag.IsEmpty() && sourceLag(l.Lag) == 0 {
+			break
+		}
+	}
+	elapsed := time.Since(start)
+	cancel()
+	wg.Wait()
+	if runErr != nil {
+		b.Fatal(runErr)
+	}
+	return elapsed
+}
+
+// sourceLag is the lag over the change topics, leaving out the processor's own timers topic.
+func sourceLag(l kadm.GroupLag) int64 {
+	var n int64
+	for topic, ps := range l {
+		if topic == config.Defaults().Topics.Timers {
+			continue
+		}
+		for _, p := range ps {
+			n += p.Lag
+		}
+	}
+	return n
+}
+
+// passThrough is the baseline: the processor's transactional loop with no work in it.
+func passThrough(ctx context.Context, cfg config.Config, group, out string) error {
+	sess, err := kgo.NewGroupTransactSession(
+		kgo.SeedBrokers(cfg.Kafka.Brokers...),
+		kgo.ConsumerGroup(group),
+		kgo.ConsumeTopics(topology.FromConfig(cfg).Sources()...),
+		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.TransactionalID(group),
+		kgo.SessionTimeout(cfg.Kafka.SessionTimeout),
+		kgo.RebalanceTimeout(cfg.Kafka.RebalanceTimeout),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+	)
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+	for {
+		fs := sess.PollRecords(ctx, cfg.Processor.MaxPollRecords)
+		if ctx.Err() != nil || fs.IsClientClosed() {
+			return nil
+		}
+		recs := fs.Records()
+		if len(recs) == 0 {
+			continue
+		}
+		if err := sess.Begin(); err != nil {
+			return err
+		}
+		for _, r := range recs {
+			sess.Produce(ctx, &kgo.Record{Topic: out, Key: r.Key, Value: r.Value, Headers: r.Headers}, nil)
+		}
+		if _, err := sess.End(ctx, kgo.TryCommit); err != nil {
+			return err
+		}
+	}
+}
