@@ -138,7 +138,8 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (*Processor, er
 // Metrics returns the processor's metrics.
 func (p *Processor) Metrics() *Metrics { return p.metrics }
 
-// Assigned reports how many source partitions this instance owns now.
+// Assigned reports how many partitions this instance owns now, of the change topics and the
+// timers topic.
 func (p *Processor) Assigned() int { return int(p.assigned.Load()) }
 
 // Ready reports whether the instance is doing its work: it owns partitions and Redis answers.
@@ -360,14 +361,15 @@ func header(r *kgo.Record, key string) string {
 // aborted batch is polled again afterwards. It reports whether Redis was down, and false as ok
 // when ctx ended first.
 func (p *Processor) awaitRedis(ctx context.Context, cl *kgo.Client) (waited, ok bool) {
-	if p.pingRedis(ctx) == nil {
+	cause := p.pingRedis(ctx)
+	if cause == nil {
 		return false, true
 	}
 	topics := cl.GetConsumeTopics()
 	cl.PauseFetchTopics(topics...)
 	p.redisDown.Store(true)
 	p.metrics.RedisUnavailable.Set(1)
-	p.log.Warn("redis unavailable: fetching paused, not ready, retrying", "topics", len(topics))
+	p.log.Warn("redis unavailable: fetching paused, not ready, retrying", "topics", len(topics), "err", cause)
 	start, last := time.Now(), time.Now()
 	defer func() {
 		p.metrics.RedisUnavailableSeconds.Add(time.Since(last).Seconds())
@@ -384,7 +386,10 @@ func (p *Processor) awaitRedis(ctx context.Context, cl *kgo.Client) (waited, ok 
 			p.log.Info("redis answers again: fetching resumed", "unavailable", time.Since(start).Round(time.Millisecond))
 			return true, true
 		}
-		p.log.Debug("redis still unavailable", "err", err)
+		if err.Error() != cause.Error() { // say so when the cause changes, not on every ping
+			cause = err
+			p.log.Warn("redis still unavailable", "err", err)
+		}
 	}
 	return true, false
 }

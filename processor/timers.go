@@ -3,6 +3,7 @@ package processor
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -66,7 +67,7 @@ func (p *Processor) LastTimerScan() time.Time { return p.ticker.LastTick() }
 // startTimers runs the ticker until the returned stop is called. Due records are written by a
 // client of their own, outside the loop's transactions: a due record is not part of any batch.
 func (p *Processor) startTimers(ctx context.Context) (stop func(), err error) {
-	cl, err := connect.KafkaClient(p.cfg.Kafka, append(p.kopts, kgo.RecordPartitioner(kgo.ManualPartitioner()))...)
+	cl, err := connect.KafkaClient(p.cfg.Kafka, slices.Concat(p.kopts, []kgo.Opt{kgo.RecordPartitioner(kgo.ManualPartitioner())})...)
 	if err != nil {
 		return nil, fmt.Errorf("timers kafka client: %w", err)
 	}

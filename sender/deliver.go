@@ -17,6 +17,7 @@ import (
 
 	"github.com/loyaltyhooks/loyaltyhooks/config"
 	"github.com/loyaltyhooks/loyaltyhooks/schemas"
+	"github.com/loyaltyhooks/loyaltyhooks/sender/endpoint"
 	"github.com/loyaltyhooks/loyaltyhooks/sender/signature"
 	"github.com/loyaltyhooks/loyaltyhooks/sender/ssrf"
 	"github.com/loyaltyhooks/loyaltyhooks/sender/subscription"
@@ -38,19 +39,31 @@ type delivery struct {
 	finished chan struct{}
 	history  []Attempt
 	poison   error
-	check    bool // the record may have been started before: ask the delivered memory first
+	check    bool      // the record may have been started before: ask the delivered memory first
+	turn     time.Time // when waiting for a free slot of the endpoint ends
 }
 
 // deliveries are what a record asks for: one per matching subscription on the main lane; on a
 // tier, one for the subscription the record names, if it still receives events.
 func (s *Sender) deliveries(l *lane, it *item) []*delivery {
 	r := it.rec
+	var subs []*subscription.Subscription
+	name := header(r, "event-name")
+	if l.delay == 0 && name != "" {
+		// The processor's headers name the event and store: an event nobody subscribed to is
+		// not even decoded.
+		if subs = s.view.Match(header(r, "store-code"), name); len(subs) == 0 {
+			return nil
+		}
+	}
 	ev, err := s.reader.Decode(r.Value)
 	if err != nil {
 		return []*delivery{{item: it, poison: err}}
 	}
 	if l.delay == 0 {
-		subs := s.view.Match(ev.StoreCode, ev.EventName)
+		if name == "" {
+			subs = s.view.Match(ev.StoreCode, ev.EventName)
+		}
 		out := make([]*delivery, len(subs))
 		for i, sub := range subs {
 			out[i] = &delivery{item: it, sub: sub, ev: ev, chain: chainKey{sub.ID, string(r.Key)}}
@@ -70,53 +83,90 @@ func (s *Sender) deliveries(l *lane, it *item) []*delivery {
 	return []*delivery{{item: it, sub: sub, ev: ev, chain: chainKey{sub.ID, string(r.Key)}, history: history}}
 }
 
-// deliver takes one delivery through its turn, the delivered check, the endpoint's slot and
-// breaker, and the attempt; a failure is handed to the next tier or the dead-letter topic
-// before the delivery counts as finished.
-func (s *Sender) deliver(d *delivery) {
-	p := d.p
-	defer p.finished(d)
-	if d.poison != nil {
-		s.deadLetter(d, DeadUndecodable, kgo.RecordHeader{Key: HeaderDeadError, Value: []byte(d.poison.Error())})
-		return
+// dispatch starts a delivery. One that needs nothing first goes straight to its endpoint's
+// queue; one that must wait for the previous delivery of its chain, or ask the delivered
+// memory, does so in a goroutine of its own.
+func (s *Sender) dispatch(d *delivery) {
+	switch {
+	case d.poison != nil:
+		go func() {
+			s.deadLetter(d, DeadUndecodable, kgo.RecordHeader{Key: HeaderDeadError, Value: []byte(d.poison.Error())})
+			d.p.finished(d)
+		}()
+	case d.prev != nil || d.check:
+		go s.prepare(d)
+	default:
+		s.submit(d, time.Now().Add(s.cfg.Sender.QueueTimeout))
 	}
+}
+
+// prepare waits for the delivery's turn and asks whether it was delivered before, then queues
+// it at its endpoint.
+func (s *Sender) prepare(d *delivery) {
 	turn := time.Now().Add(s.cfg.Sender.QueueTimeout)
 	if d.prev != nil && !s.waitTurn(d, turn) {
+		d.p.finished(d)
 		return
 	}
 	if d.check {
-		found, ok := s.memory.delivered(d.sub.ID, d.ev.MessageID, d.ev.CreatedAt, p.gone)
-		if !ok {
-			return
-		}
-		if found {
-			s.metrics.Skipped.WithLabelValues("already_delivered").Inc()
+		found, ok := s.memory.delivered(d.sub.ID, d.ev.MessageID, d.ev.CreatedAt, d.p.gone)
+		if !ok || found {
+			if found {
+				s.metrics.Skipped.WithLabelValues("already_delivered").Inc()
+			}
+			d.p.finished(d)
 			return
 		}
 	}
-	ep := s.endpoints.Get(d.sub.Endpoint)
-	var a Attempt
-	ran := ep.Run(func() {
-		if !ep.Allow() {
-			a = s.notAttempted(d, OutcomeBreakerOpen, "the endpoint's circuit breaker is open")
-			return
-		}
-		a = s.attempt(d)
-		ep.Done(a.endpointFailed())
-		s.metrics.Attempts.WithLabelValues(a.Outcome, a.statusClass()).Inc()
-	}, time.Until(turn), p.gone)
-	switch {
-	case !ran && isClosed(p.gone):
-		return
-	case !ran:
+	s.submit(d, turn)
+}
+
+// submit queues the delivery at its endpoint, to be attempted by turn or handed on.
+func (s *Sender) submit(d *delivery, turn time.Time) {
+	d.turn = turn
+	s.endpoints.Get(d.sub.Endpoint).Submit(d)
+}
+
+// Deadline is when the delivery stops waiting for a free slot of its endpoint.
+func (d *delivery) Deadline() time.Time { return d.turn }
+
+// Expire hands on a delivery that waited past sender.queueTimeout for a free slot.
+func (d *delivery) Expire() {
+	s := d.p.l.s
+	if !isClosed(d.p.gone) {
 		s.fail(d, s.notAttempted(d, OutcomeDeferred, "waited past sender.queueTimeout for a free slot of the endpoint"))
-		return
-	case a.Outcome != OutcomeDelivered:
-		s.fail(d, a)
+	}
+	d.p.finished(d)
+}
+
+// Run makes the attempt on a worker of the endpoint, unless the breaker is open. A failure is
+// handed on in a goroutine of its own, so that the worker is free for the next attempt.
+func (d *delivery) Run(ep *endpoint.Endpoint) {
+	s := d.p.l.s
+	if isClosed(d.p.gone) {
+		d.p.finished(d)
 		return
 	}
-	s.memory.remember(d.sub.ID, d.ev.MessageID, d.ev.CreatedAt, p.gone)
+	if !ep.Allow() {
+		go s.failThenFinish(d, s.notAttempted(d, OutcomeBreakerOpen, "the endpoint's circuit breaker is open"))
+		return
+	}
+	a := s.attempt(d)
+	ep.Done(a.endpointFailed())
+	s.metrics.Attempts.WithLabelValues(a.Outcome, a.statusClass()).Inc()
+	if a.Outcome != OutcomeDelivered {
+		go s.failThenFinish(d, a)
+		return
+	}
+	s.memory.remember(d.sub.ID, d.ev.MessageID, d.ev.CreatedAt, d.p.gone)
 	s.metrics.DeliveredLag.Observe(s.clock.Now().Sub(d.ev.CreatedAt).Seconds())
+	d.p.finished(d)
+}
+
+// failThenFinish hands a failed delivery on and finishes it.
+func (s *Sender) failThenFinish(d *delivery, a Attempt) {
+	s.fail(d, a)
+	d.p.finished(d)
 }
 
 // waitTurn waits for the previous delivery of the chain until turn; one that waits longer is

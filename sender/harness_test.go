@@ -351,5 +351,4 @@ func jsonField(t *testing.T, body []byte, name string) string {
 	return s
 }
 
-
 func testutilValue(c prometheus.Collector) float64 { return testutil.ToFloat64(c) }

@@ -19,7 +19,8 @@ import (
 // long, with a command per key and batch rather than per delivery.
 type memory struct {
 	rdb     redis.UniversalClient
-	prefix  string
+	base    string // the sender's key prefix
+	prefix  string // of the delivered hashes
 	ttl     time.Duration
 	ops     chan *memoryOp
 	healthy atomic.Bool
@@ -42,7 +43,7 @@ const (
 )
 
 func newMemory(rdb redis.UniversalClient, keyPrefix string, ttl time.Duration, failed func(string)) *memory {
-	m := &memory{rdb: rdb, prefix: keyPrefix + "sender:delivered:", ttl: ttl, ops: make(chan *memoryOp, maxPipeline), failed: failed}
+	m := &memory{rdb: rdb, base: keyPrefix + "sender:", prefix: keyPrefix + "sender:delivered:", ttl: ttl, ops: make(chan *memoryOp, maxPipeline), failed: failed}
 	m.healthy.Store(true)
 	return m
 }
@@ -51,7 +52,9 @@ func newMemory(rdb redis.UniversalClient, keyPrefix string, ttl time.Duration, f
 func (m *memory) locate(subscriptionID, messageID string, createdAt time.Time) (key, field string) {
 	field = subscriptionID + ":" + messageID
 	shard := crc32.ChecksumIEEE([]byte(messageID)) % shards // the same in every instance
-	return m.prefix + createdAt.UTC().Format(time.DateOnly) + ":" + strconv.FormatUint(uint64(shard), 10), field
+	b := make([]byte, 0, len(m.prefix)+14)
+	b = createdAt.UTC().AppendFormat(append(b, m.prefix...), time.DateOnly)
+	return string(strconv.AppendUint(append(b, ':'), uint64(shard), 10)), field
 }
 
 // run sends the gathered operations until ctx ends.
@@ -204,7 +207,7 @@ func (m *memory) remember(subscriptionID, messageID string, createdAt time.Time,
 const reserveAhead = 1000
 
 func (m *memory) watermarkKey(group, topic string, partition int32) string {
-	return m.prefix[:len(m.prefix)-len("delivered:")] + "started:" + group + ":" + topic + ":" + strconv.Itoa(int(partition))
+	return m.base + "started:" + group + ":" + topic + ":" + strconv.Itoa(int(partition))
 }
 
 // watermark returns the partition's started watermark, -1 when no record was ever started.

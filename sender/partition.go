@@ -21,11 +21,11 @@ type partition struct {
 	queue []*kgo.Record // polled, not yet taken by the worker
 	wake  chan struct{}
 
-	done   chan *delivery   // deliveries that finished
-	tick   chan struct{}    // the head of waiting is due
-	stopAt chan time.Time   // stop, finishing deliveries until the deadline given
-	exited chan struct{}    // closed when the worker has returned
-	gone   chan struct{}    // closed when the worker has returned: deliveries still running hand nothing on
+	done   chan *delivery // deliveries that finished
+	tick   chan struct{}  // the head of waiting is due
+	stopAt chan time.Time // stop, finishing deliveries until the deadline given
+	exited chan struct{}  // closed when the worker has returned
+	gone   chan struct{}  // closed when the worker has returned: deliveries still running hand nothing on
 
 	// The worker goroutine's own.
 	waiting   []*kgo.Record // records not started yet, in offset order
@@ -186,6 +186,9 @@ func (p *partition) start(r *kgo.Record) {
 	p.started = append(p.started, it)
 	p.pending++
 	p.l.s.metrics.RecordsConsumed.WithLabelValues(p.l.name).Inc()
+	if p.l.delay == 0 {
+		p.l.s.taken.Add(1)
+	}
 	for _, d := range p.l.s.deliveries(p.l, it) {
 		d.p, d.finished, d.check = p, make(chan struct{}), r.Offset < p.fresh
 		if prev := p.chains[d.chain]; prev != nil {
@@ -194,7 +197,8 @@ func (p *partition) start(r *kgo.Record) {
 		p.chains[d.chain] = d
 		it.left++
 		p.l.s.metrics.DeliveriesInFlight.Inc()
-		go p.l.s.deliver(d)
+		p.l.s.inFlight.Add(1)
+		p.l.s.dispatch(d)
 	}
 	if it.left == 0 {
 		p.complete(it)
@@ -205,6 +209,7 @@ func (p *partition) start(r *kgo.Record) {
 func (p *partition) finished(d *delivery) {
 	close(d.finished)
 	p.l.s.metrics.DeliveriesInFlight.Dec()
+	p.l.s.inFlight.Add(-1)
 	select {
 	case p.done <- d:
 	case <-p.gone:

@@ -48,6 +48,8 @@ type Sender struct {
 
 	producer *kgo.Client
 	caughtUp atomic.Bool
+	taken    atomic.Int64 // records of the webhook topic taken up
+	inFlight atomic.Int64 // deliveries started and not finished
 }
 
 // Option adjusts a Sender.
@@ -231,6 +233,10 @@ func (s *Sender) Groups() []string {
 	}
 	return out
 }
+
+// Progress returns how many records of the webhook topic the sender has taken up since it
+// started, and how many deliveries are in flight: started, neither done nor handed on.
+func (s *Sender) Progress() (taken, inFlight int64) { return s.taken.Load(), s.inFlight.Load() }
 
 // Ready reports whether the sender is delivering: subscriptions loaded, partitions of the
 // webhook topic assigned, and Redis answering.

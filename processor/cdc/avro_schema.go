@@ -140,7 +140,7 @@ func (p *avroParser) object(x map[string]any, ns string) (*avroType, error) {
 func (p *avroParser) namedType(x map[string]any, typ, ns string) (*avroType, error) {
 	name, _ := x["name"].(string)
 	if name == "" {
-		return nil, fmt.Errorf("Avro %s without a name", typ)
+		return nil, fmt.Errorf("avro %s without a name", typ)
 	}
 	if i := strings.LastIndexByte(name, '.'); i >= 0 {
 		ns = name[:i]

@@ -12,7 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 )
 
-var errAvroShort = errors.New("Avro data ends early")
+var errAvroShort = errors.New("avro data ends early")
 
 // avroDecoder reads one Avro record. Strings are cut from base, one copy of the record.
 type avroDecoder struct {
@@ -40,7 +40,7 @@ func (d *avroDecoder) long() (int64, error) {
 			return int64(u>>1) ^ -int64(u&1), nil
 		}
 	}
-	return 0, errors.New("Avro varint too long")
+	return 0, errors.New("avro varint too long")
 }
 
 // span reads the length of bytes or a string and returns its extent.

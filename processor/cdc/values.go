@@ -26,9 +26,9 @@ var (
 )
 
 // arena holds the text of one record: the copy of the record its strings are cut from, and the
-// text the decoder has to build (unescaped strings, formatted decimals), so a record costs one
-// allocation for all of it. Bytes are only ever appended, never changed, so strings that point
-// into it stay valid whatever happens to the buffer later.
+// text the decoder has to build (unescaped strings, formatted decimals), so a record's text
+// costs one allocation as a rule. Bytes are only ever appended, never changed, so strings that
+// point into it stay valid whatever happens to the buffer later.
 type arena struct{ buf []byte }
 
 func (a *arena) mark() int { return len(a.buf) }

@@ -2,10 +2,10 @@ package lookup
 
 import (
 	"context"
-	"slices"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/redis/go-redis/v9"
 

@@ -220,12 +220,17 @@ func TestExpiryReferences(t *testing.T) {
 		t.Error("ExpiryRow of an unknown trigger")
 	}
 	got := ExpiryReferences(LevelWillExpire, droppingMemberRow, nil)
-	for _, want := range []lookup.Ref{{"tenant", tenant1}, {"tier", tierSilv}, {"tier", tierBronz}} {
+	for _, want := range []lookup.Ref{{Table: "tenant", Key: tenant1}, {Table: "tier", Key: tierSilv}, {Table: "tier", Key: tierBronz}} {
 		if !hasRef(got, want) {
 			t.Errorf("references %v lack %v", got, want)
 		}
 	}
 	if got := ExpiryReferences(PointsWillExpire, nil, nil); len(got) != 0 {
 		t.Errorf("references of a missing row: %v", got)
+	}
+	// A member update that calls a drop off reads the tier projected before, to cancel the timer.
+	calledOff := update("member", droppingMemberRow, with(droppingMemberRow, "projected_level_id", tierSilv), 2)
+	if got := References(calledOff, nil); !hasRef(got, lookup.Ref{Table: "tier", Key: tierBronz}) {
+		t.Errorf("references %v lack the tier projected before", got)
 	}
 }

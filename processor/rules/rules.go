@@ -210,7 +210,8 @@ var foreignKeys = map[string][]foreignKey{
 	"member": {
 		{column: "tenant_id", lookup: "tenant"}, {column: "tenant_id", lookup: "settings"},
 		{column: "level_id", lookup: "tier"}, {column: "level_id", lookup: "tier", before: true},
-		{column: "projected_level_id", lookup: "tier"}, {column: "manually_assigned_level_id", lookup: "tier"},
+		{column: "projected_level_id", lookup: "tier"}, {column: "projected_level_id", lookup: "tier", before: true},
+		{column: "manually_assigned_level_id", lookup: "tier"},
 	},
 	"member_code": {
 		{column: "tenant_id", lookup: "tenant"}, {column: "tenant_id", lookup: "settings"},

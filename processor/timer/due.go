@@ -11,8 +11,9 @@ import (
 type Kind string
 
 // KindExpiry is an expiry timer that came due: the trigger, the entity and the expiry it was
-// scheduled for. Changes deferred until a lookup row arrives are to become another kind, carrying
-// the change; readers reject kinds they do not know rather than guess.
+// scheduled for. A change deferred until a lookup row arrives is meant to become another kind
+// that carries the change record itself (its source coordinates, key, value and headers) and its
+// attempt, with the same envelope; readers reject kinds they do not know rather than guess.
 const KindExpiry Kind = "expiry"
 
 // dueVersion leads every due record so that a later change of the encoding is detected.

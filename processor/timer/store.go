@@ -38,12 +38,15 @@ local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, t
 if #gone > 0 then redis.call('ZREM', KEYS[1], unpack(gone)) end
 return #gone`)
 
-	// fire marks an expiry as come due and removes its timer, unless the timer has meanwhile
-	// moved to another expiry. KEYS: timers, fired. ARGV: expiry, member.
+	// fire marks expiries of one set as come due and removes their timers, unless a timer has
+	// meanwhile moved to another expiry. KEYS: timers, fired. ARGV: expiry, member, expiry, …
 	fireScript = redis.NewScript(`
-local at = redis.call('ZSCORE', KEYS[1], ARGV[2])
-if at and tonumber(at) == tonumber(ARGV[1]) then redis.call('ZREM', KEYS[1], ARGV[2]) end
-return redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2])`)
+for i = 1, #ARGV, 2 do
+  local at = redis.call('ZSCORE', KEYS[1], ARGV[i+1])
+  if at and tonumber(at) == tonumber(ARGV[i]) then redis.call('ZREM', KEYS[1], ARGV[i+1]) end
+  redis.call('ZADD', KEYS[2], ARGV[i], ARGV[i+1])
+end
+return #ARGV / 2`)
 
 	scripts = []*redis.Script{dropExpiredScript, fireScript}
 )
@@ -102,9 +105,9 @@ type ScanResult struct {
 
 // Scan finds up to limit timers due at now across the sets, in their order. On the way it drops
 // the timers whose expiry is at or before now, those whose expiry already came due (scheduled
-// again by a later change of the same row), and the fired marks whose expiry has passed. The
-// work is bounded: no set returns or drops more than limit timers, and the scan stops once limit
-// timers are found.
+// again by a later change of the same row), and the fired marks whose expiry has passed since
+// the last scan. The work is bounded: no set returns or drops more than limit timers, and the
+// scan stops once limit timers are found.
 func (s *Store) Scan(ctx context.Context, now time.Time, scans []Scan, limit int) (ScanResult, error) {
 	res := ScanResult{Expired: map[string]int{}}
 	var found []Timer
@@ -172,21 +175,37 @@ func (s *Store) dropRepeats(ctx context.Context, found []Timer) ([]Timer, error)
 	if len(found) == 0 {
 		return nil, nil
 	}
+	sets, bySet := groupBySet(found)
 	pipe := s.rdb.Pipeline()
-	marks := make([]*redis.FloatCmd, len(found))
-	for i, t := range found {
-		marks[i] = pipe.ZScore(ctx, s.firedKey(SetOf(t)), member(t.Entity))
+	marks := make([]*redis.FloatSliceCmd, len(sets))
+	for i, set := range sets {
+		members := make([]string, len(bySet[set]))
+		for j, t := range bySet[set] {
+			members[j] = member(t.Entity)
+		}
+		marks[i] = pipe.ZMScore(ctx, s.firedKey(set), members...)
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("fired marks of %d timers: %w", len(found), err)
 	}
-	due, repeats := found[:0:0], []Timer(nil)
-	for i, t := range found {
-		if at, err := marks[i].Result(); err == nil && int64(at) == t.At.UnixMicro() {
-			repeats = append(repeats, t)
-			continue
+	repeated := map[Timer]bool{}
+	for i, set := range sets {
+		for j, at := range marks[i].Val() {
+			if t := bySet[set][j]; int64(at) == t.At.UnixMicro() {
+				repeated[t] = true
+			}
 		}
-		due = append(due, t)
+	}
+	if len(repeated) == 0 {
+		return found, nil
+	}
+	var due, repeats []Timer
+	for _, t := range found {
+		if repeated[t] {
+			repeats = append(repeats, t)
+		} else {
+			due = append(due, t)
+		}
 	}
 	return due, s.Fired(ctx, repeats)
 }
@@ -198,16 +217,34 @@ func (s *Store) Fired(ctx context.Context, timers []Timer) error {
 	if len(timers) == 0 {
 		return nil
 	}
+	sets, bySet := groupBySet(timers)
 	_, err := s.pipeline(ctx, func(pipe redis.Pipeliner) {
-		for _, t := range timers {
-			set := SetOf(t)
-			fireScript.EvalSha(ctx, pipe, []string{s.timersKey(set), s.firedKey(set)}, score(t.At), member(t.Entity))
+		for _, set := range sets {
+			args := make([]any, 0, 2*len(bySet[set]))
+			for _, t := range bySet[set] {
+				args = append(args, score(t.At), member(t.Entity))
+			}
+			fireScript.EvalSha(ctx, pipe, []string{s.timersKey(set), s.firedKey(set)}, args...)
 		}
 	})
 	if err != nil {
 		return fmt.Errorf("remove %d fired timers: %w", len(timers), err)
 	}
 	return nil
+}
+
+// groupBySet groups timers by their set, the sets in order of first appearance.
+func groupBySet(timers []Timer) ([]Set, map[Set][]Timer) {
+	var sets []Set
+	bySet := map[Set][]Timer{}
+	for _, t := range timers {
+		set := SetOf(t)
+		if _, ok := bySet[set]; !ok {
+			sets = append(sets, set)
+		}
+		bySet[set] = append(bySet[set], t)
+	}
+	return sets, bySet
 }
 
 // Pending returns the expiry a timer waits for, and false when no timer is scheduled.

@@ -181,7 +181,8 @@ func (t *Ticker) scan(ctx context.Context, now time.Time) error {
 	return t.cfg.Store.Fired(ctx, res.Due)
 }
 
-// partitions is the timers topic's partition count now, so that growing it is seen at once.
+// partitions is the timers topic's partition count, read at every scan so that a grown topic is
+// seen as soon as the client's metadata is.
 func (t *Ticker) partitions(ctx context.Context) (int, error) {
 	topics, err := kadm.NewClient(t.producer).ListTopics(ctx, t.cfg.Topic)
 	if err != nil {

@@ -70,7 +70,7 @@ func (r *Registry) Get(key string) *Endpoint {
 	defer r.mu.Unlock()
 	e, ok := r.m[key]
 	if !ok {
-		e = &Endpoint{limits: r.limits, now: r.now, work: make(chan task)}
+		e = &Endpoint{limits: r.limits, now: r.now, wake: make(chan struct{}, r.limits.Concurrency)}
 		r.m[key] = e
 	}
 	return e
@@ -93,84 +93,132 @@ func (r *Registry) Count(s State) int {
 type Endpoint struct {
 	limits Limits
 	now    func() time.Time
-	work   chan task
+	wake   chan struct{}
 
 	mu        sync.Mutex
+	queue     []Job
+	expiry    *time.Timer
 	workers   int
+	idle      int
 	failures  int
 	openUntil time.Time // zero while closed
 	probing   bool
 }
 
-// Run runs job on one of the endpoint's workers, of which at most Limits.Concurrency exist,
-// waiting for a free one up to timeout or until stop closes, and returns once job has run. It
-// reports false, not having run job, when no worker came free in time. Workers are long-lived
-// goroutines, so a job's deep stack (an HTTP exchange) is grown once per worker, not per job;
-// a worker idle for a while ends.
-func (e *Endpoint) Run(job func(), timeout time.Duration, stop <-chan struct{}) bool {
-	done := donePool.Get().(chan struct{})
-	defer donePool.Put(done)
-	t := task{job: job, done: done}
-	select {
-	case e.work <- t:
-		<-done
-		return true
-	default:
-	}
+// Job is one attempt waiting for a worker of its endpoint.
+type Job interface {
+	// Deadline is when the job stops waiting for a worker.
+	Deadline() time.Time
+	// Run makes the attempt, on a worker.
+	Run(e *Endpoint)
+	// Expire is called, in a goroutine of its own, instead of Run when no worker came free
+	// before the deadline.
+	Expire()
+}
+
+// Submit queues job for the endpoint's workers, of which at most Limits.Concurrency exist; it
+// never blocks. Workers are long-lived goroutines, so a job's deep stack (an HTTP exchange) is
+// grown once per worker, not per job; a worker idle for a while ends. Jobs run in the order
+// they are submitted.
+func (e *Endpoint) Submit(job Job) {
 	e.mu.Lock()
-	if e.workers < e.limits.Concurrency {
+	e.queue = append(e.queue, job)
+	if len(e.queue) == 1 {
+		e.armLocked(job.Deadline())
+	}
+	start := e.idle == 0 && e.workers < e.limits.Concurrency
+	if start {
 		e.workers++
-		e.mu.Unlock()
-		go e.worker(t)
-		<-done
-		return true
 	}
 	e.mu.Unlock()
-	wait := time.NewTimer(timeout)
-	defer wait.Stop()
-	select {
-	case e.work <- t:
-		<-done
-		return true
-	case <-wait.C:
-	case <-stop:
+	if start {
+		go e.worker()
+		return
 	}
-	return false
+	select {
+	case e.wake <- struct{}{}:
+	default: // every worker has a wake-up pending already
+	}
 }
-
-// task is a job and where to say it has run.
-type task struct {
-	job  func()
-	done chan struct{}
-}
-
-var donePool = sync.Pool{New: func() any { return make(chan struct{}, 1) }}
 
 // workerIdle is how long a worker waits for a job before it ends.
 const workerIdle = time.Minute
 
-func (e *Endpoint) worker(t task) {
-	t.job()
-	t.done <- struct{}{}
+// next takes the first job that has not expired; expired ones are handed to expire.
+func (e *Endpoint) next() Job {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := time.Now()
+	for len(e.queue) > 0 {
+		job := e.queue[0]
+		e.queue[0] = nil
+		e.queue = e.queue[1:]
+		if len(e.queue) > 0 {
+			e.armLocked(e.queue[0].Deadline())
+		}
+		if now.Before(job.Deadline()) {
+			return job
+		}
+		go job.Expire()
+	}
+	return nil
+}
+
+func (e *Endpoint) worker() {
 	idle := time.NewTimer(workerIdle)
 	defer idle.Stop()
 	for {
+		if job := e.next(); job != nil {
+			job.Run(e)
+			continue
+		}
+		e.mu.Lock()
+		if len(e.queue) > 0 { // submitted between next and here
+			e.mu.Unlock()
+			continue
+		}
+		e.idle++
+		e.mu.Unlock()
+		idle.Reset(workerIdle)
 		select {
-		case t = <-e.work:
+		case <-e.wake:
+			e.mu.Lock()
+			e.idle--
+			e.mu.Unlock()
 		case <-idle.C:
 			e.mu.Lock()
-			select {
-			case t = <-e.work: // a caller was waiting after all
-				e.mu.Unlock()
-			default:
+			e.idle--
+			if len(e.queue) == 0 {
 				e.workers--
 				e.mu.Unlock()
 				return
 			}
+			e.mu.Unlock()
 		}
-		t.job()
-		t.done <- struct{}{}
-		idle.Reset(workerIdle)
+	}
+}
+
+// armLocked sets the expiry timer for the head of the queue; e.mu is held.
+func (e *Endpoint) armLocked(deadline time.Time) {
+	if e.expiry == nil {
+		e.expiry = time.AfterFunc(time.Until(deadline), e.expire)
+		return
+	}
+	e.expiry.Reset(time.Until(deadline))
+}
+
+// expire hands the jobs at the head of the queue whose deadline has passed to their Expire.
+func (e *Endpoint) expire() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := time.Now()
+	for len(e.queue) > 0 && !now.Before(e.queue[0].Deadline()) {
+		go e.queue[0].Expire()
+		e.queue[0] = nil
+		e.queue = e.queue[1:]
+	}
+	if len(e.queue) > 0 {
+		e.armLocked(e.queue[0].Deadline())
 	}
 }
 

@@ -2,7 +2,6 @@ package endpoint_test
 
 import (
 	"net/url"
-	"sync"
 	"testing"
 	"time"
 
@@ -60,41 +59,58 @@ func TestBreakerOpensProbesAndCloses(t *testing.T) {
 	}
 }
 
-func TestConcurrencyCap(t *testing.T) {
+// job records what happened to it.
+type job struct {
+	deadline time.Time
+	run      func()
+	ran      chan string // "run" or "expired"
+}
+
+func (j *job) Deadline() time.Time { return j.deadline }
+func (j *job) Run(*endpoint.Endpoint) {
+	if j.run != nil {
+		j.run()
+	}
+	j.ran <- "run"
+}
+func (j *job) Expire() { j.ran <- "expired" }
+
+func newJob(wait time.Duration, run func()) *job {
+	return &job{deadline: time.Now().Add(wait), run: run, ran: make(chan string, 1)}
+}
+
+func TestConcurrencyCapAndExpiry(t *testing.T) {
 	r := endpoint.NewRegistry(endpoint.Limits{Concurrency: 2, Failures: 1, OpenFor: time.Second}, time.Now)
 	e := r.Get("http://a:80")
-	running := make(chan struct{})
+	running := make(chan struct{}, 2)
 	release := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 2 {
-		wg.Go(func() {
-			if !e.Run(func() { running <- struct{}{}; <-release }, time.Minute, nil) {
-				t.Error("a job under the cap did not run")
-			}
-		})
-	}
+	hold := func() { running <- struct{}{}; <-release }
+	first, second := newJob(time.Minute, hold), newJob(time.Minute, hold)
+	e.Submit(first)
+	e.Submit(second)
 	<-running
 	<-running
-	// Both workers are busy: a third job waits, and gives up when its timeout passes.
-	if e.Run(func() { t.Error("a third job ran past the cap") }, 10*time.Millisecond, nil) {
-		t.Error("Run reported a job over the cap as run")
+	// Both workers are busy: a third job waits in the queue and expires at its deadline.
+	third := newJob(20*time.Millisecond, func() { t.Error("a third job ran past the cap") })
+	e.Submit(third)
+	if got := <-third.ran; got != "expired" {
+		t.Errorf("third job %s, want expired", got)
 	}
-	stop := make(chan struct{})
-	close(stop)
-	if e.Run(func() { t.Error("a stopped job ran") }, time.Minute, stop) {
-		t.Error("Run reported a stopped job as run")
-	}
+	// A fourth waits until a worker is free, and runs.
+	fourth := newJob(time.Minute, nil)
+	e.Submit(fourth)
 	close(release)
-	wg.Wait()
-	ran := false
-	if !e.Run(func() { ran = true }, time.Minute, nil) || !ran {
-		t.Error("a free worker did not run the job")
+	for _, j := range []*job{first, second, fourth} {
+		if got := <-j.ran; got != "run" {
+			t.Errorf("job %s, want run", got)
+		}
 	}
 	if e.Workers() != 2 {
 		t.Errorf("%d workers, want the 2 of the cap", e.Workers())
 	}
-	other := r.Get("http://b:80")
-	if !other.Run(func() {}, time.Minute, nil) {
+	other := newJob(time.Minute, nil)
+	r.Get("http://b:80").Submit(other)
+	if got := <-other.ran; got != "run" {
 		t.Error("another endpoint shares the cap")
 	}
 }
