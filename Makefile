@@ -4,6 +4,8 @@ BIN       ?= bin/loyaltyhooks
 PKGS      ?= ./...
 STATICCHECK_VERSION ?= v0.8.2
 BENCHTIME ?= 2s
+# The sender's benchmark runs rounds of a fixed number of deliveries (see sender/bench_test.go).
+SENDER_BENCHTIME ?= 10000x
 HELM_VERSION ?= v3.22.0
 # helm on PATH, else the one `go install` puts in GOPATH/bin (the chart target installs it there).
 HELM      ?= $(or $(shell command -v helm 2>/dev/null),$(shell $(GO) env GOPATH)/bin/helm)
@@ -44,6 +46,7 @@ demo:
 ## bench: the benchmarks whose figures the README quotes.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./processor/...
+	$(GO) test -run '^$$' -bench . -benchtime $(SENDER_BENCHTIME) ./sender/...
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

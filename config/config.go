@@ -131,7 +131,8 @@ type Processor struct {
 	DedupTTL time.Duration `mapstructure:"dedupTTL"`
 }
 
-// Timers tunes the expiry timers (PointsWillExpire, CouponWillExpire, LevelWillExpire).
+// Timers tunes the expiry timers (PointsWillExpire, CouponWillExpire, LevelWillExpire) and the
+// deferred changes, which wait on the same timers topic for lookup rows that have not arrived.
 type Timers struct {
 	// NotificationDays is N, how many days before an expiry its webhook fires, for a tenant
 	// whose settings row does not give expire_*_notification_days.
@@ -140,6 +141,13 @@ type Timers struct {
 	Tick time.Duration `mapstructure:"tick"`
 	// MaxPerTick bounds the due timers one scan turns into due records; the rest wait a tick.
 	MaxPerTick int `mapstructure:"maxPerTick"`
+	// LateLookupDelays are the waits before the attempts of a change deferred because a lookup
+	// row its events need (its member, tenant, tier, last transfer, reward, campaign) has not
+	// arrived: the n-th attempt waits the n-th delay, the last repeats until the grace ends.
+	LateLookupDelays []time.Duration `mapstructure:"lateLookupDelays"`
+	// LateLookupGrace is the longest a change waits for its lookup rows, from its first
+	// deferral; its events then go out with nulls, counted. 0 turns deferral off.
+	LateLookupGrace time.Duration `mapstructure:"lateLookupGrace"`
 }
 
 // Topology sizes the topics that `loyaltyhooks topology apply` creates and grows.

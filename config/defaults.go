@@ -47,6 +47,10 @@ func Defaults() Config {
 			NotificationDays: 10,
 			Tick:             time.Second,
 			MaxPerTick:       1000,
+			LateLookupDelays: []time.Duration{
+				time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second,
+			},
+			LateLookupGrace: 30 * time.Second,
 		},
 		Sender: Sender{
 			Group: "loyaltyhooks-sender",

@@ -263,6 +263,15 @@ func (t Timers) validate(p *problems) {
 	if t.MaxPerTick < 1 || t.MaxPerTick > maxTimersPerTick {
 		p.add("timers.maxPerTick", "%d must be between 1 and %d", t.MaxPerTick, maxTimersPerTick)
 	}
+	if t.LateLookupGrace < 0 {
+		p.add("timers.lateLookupGrace", "%s must not be negative (0 turns deferral off)", t.LateLookupGrace)
+	}
+	if t.LateLookupGrace > 0 && len(t.LateLookupDelays) == 0 {
+		p.add("timers.lateLookupDelays", "must list at least one delay while timers.lateLookupGrace is %s", t.LateLookupGrace)
+	}
+	for i, d := range t.LateLookupDelays {
+		positive(p, fmt.Sprintf("timers.lateLookupDelays[%d]", i), d)
+	}
 }
 
 func (t Topology) validate(p *problems) {

@@ -25,6 +25,11 @@ type Metrics struct {
 	// RedisUnavailable is 1 while the processor waits for Redis with fetching paused.
 	RedisUnavailable        prometheus.Gauge
 	RedisUnavailableSeconds prometheus.Counter
+	// Changes deferred because a lookup row their events need had not arrived, by what they
+	// waited for: a lookup table, or "order" for an earlier deferred change of the same row.
+	DeferredChanges     *prometheus.CounterVec
+	DeferredWaitSeconds *prometheus.HistogramVec
+	DeferredAfterGrace  *prometheus.CounterVec
 	// Timers are the expiry timers' metrics.
 	Timers *timer.Metrics
 }
@@ -91,11 +96,25 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "loyaltyhooks_processor_assigned_partitions",
 			Help: "Partitions this instance owns now, of every topic it consumes.",
 		}),
+		DeferredChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loyaltyhooks_processor_deferred_changes_total",
+			Help: "Changes deferred at first sight because a lookup row their events need had not arrived, by lookup table (\"order\": held behind an earlier deferred change of the same row).",
+		}, []string{"lookup"}),
+		DeferredWaitSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "loyaltyhooks_processor_deferred_wait_seconds",
+			Help:    "Time from a change's first deferral to its events going out, by what it waited for at first.",
+			Buckets: prometheus.ExponentialBuckets(0.25, 2, 12),
+		}, []string{"lookup"}),
+		DeferredAfterGrace: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loyaltyhooks_processor_deferred_after_grace_total",
+			Help: "Deferred changes whose events went out after the grace with a lookup row still missing (nulls in its place), by lookup table.",
+		}, []string{"lookup"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.Timers.Collectors()...)
 		reg.MustRegister(m.Rebalances, m.AssignedPartitions)
 		reg.MustRegister(m.RedisUnavailable, m.RedisUnavailableSeconds)
+		reg.MustRegister(m.DeferredChanges, m.DeferredWaitSeconds, m.DeferredAfterGrace)
 		reg.MustRegister(m.RecordsConsumed, m.RecordsSkipped, m.EventsProduced, m.DuplicatesDropped,
 			m.LookupMisses, m.DeadLetters, m.BatchSeconds, m.ClaimSeconds, m.CDCLagSeconds, m.TransactionsAborted)
 	}

@@ -63,6 +63,10 @@ type Pipeline struct {
 	// tests). TimersTopic is where due timers come back from.
 	Timers      *timer.Store
 	TimersTopic string
+	// Late defers the changes whose events need lookup rows that have not arrived (see
+	// deferral.go); it takes effect with Lookups and Timers set. Without it every event is
+	// built at once, a missing row giving nulls (benchmarks, golden tests).
+	Late *LateLookups
 
 	view    *lookup.View
 	dueView *lookup.View  // the entity rows of a batch's due timers
@@ -75,17 +79,38 @@ type Pipeline struct {
 	encoded [][]byte
 	buf     []byte // the batch's record bytes
 	bufSize int    // the last batch's, to size the next
+
+	// Deferral state of the batch: the holds of its rows as the batch leaves them, the
+	// deferred changes and the released holds to store.
+	holds     map[string][]timer.Hold
+	deferrals []pendingDeferral
+	releases  []timer.Release
+	missing   []string
 }
 
 type decoded struct {
 	rec    *kgo.Record
 	change *cdc.Change
 	due    *timer.Due // a due timer from the timers topic, instead of a change
-	dead   bool       // the change's events failed; the record goes to the dead-letter topic
+	// retry is a deferred change come due again, read from the timers-topic record rec; change
+	// is decoded from its change record orig.
+	retry *timer.Deferred
+	orig  *kgo.Record
+	fire  rules.Triggers // with deferral on: the triggers the change fires (a retry: still owes)
+	dead  bool           // the change's events failed; the record goes to the dead-letter topic
+}
+
+// source is the change record of an entry: what a dead letter copies.
+func (d *decoded) source() *kgo.Record {
+	if d.orig != nil {
+		return d.orig
+	}
+	return d.rec
 }
 
 // Process runs decode → lookups → rules → encode → claim over a batch and returns the webhook and
-// dead-letter records to produce, in source order. An error is transient (Redis, the registry):
+// dead-letter records to produce, in source order. With deferral on, the changes whose lookup
+// rows have not arrived are stored as deferred changes before anything is claimed. An error is transient (Redis, the registry):
 // the caller aborts the transaction and polls the batch again.
 func (p *Pipeline) Process(ctx context.Context, recs []*kgo.Record) ([]*kgo.Record, error) {
 	if p.view == nil {
@@ -95,12 +120,16 @@ func (p *Pipeline) Process(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 		p.view.Reset()
 	}
 	p.changes, p.refs, p.events, p.owners = p.changes[:0], p.refs[:0], p.events[:0], p.owners[:0]
-	p.timers = p.timers[:0]
+	p.timers, p.deferrals, p.releases, p.holds = p.timers[:0], p.deferrals[:0], p.releases[:0], nil
 	var out []*kgo.Record
 
 	for _, rec := range recs {
 		if rec.Topic == p.TimersTopic {
-			if dead := p.readDue(rec); dead != nil {
+			dead, err := p.readDue(ctx, rec)
+			if err != nil {
+				return nil, err
+			}
+			if dead != nil {
 				out = append(out, dead)
 			}
 			continue
@@ -134,24 +163,34 @@ func (p *Pipeline) Process(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 			return nil, err
 		}
 	}
+	if p.defers() {
+		if err := p.fetchHolds(ctx); err != nil {
+			return nil, err
+		}
+	}
 
 	var lastTs int64
 	for i := range p.changes {
 		d := &p.changes[i]
 		before := len(p.events)
-		evs, err := p.apply(d)
+		evs, err := p.apply(i)
 		if err != nil {
 			p.events = p.events[:before]
 			d.dead = true
-			out = append(out, p.deadLetter(d.rec, ReasonRuleFailed, err))
+			out = append(out, p.deadLetter(d.source(), ReasonRuleFailed, err))
 		} else {
 			p.events = evs
 			for range p.events[before:] {
 				p.owners = append(p.owners, i)
 			}
 		}
-		lookup.Record(p.view, d.change)
-		lastTs = max(lastTs, d.change.Source.TsMs)
+		if d.retry == nil { // a retry's row was recorded when it was first read
+			lookup.Record(p.view, d.change)
+			lastTs = max(lastTs, d.change.Source.TsMs)
+		}
+	}
+	if err := p.reclaim(ctx, &out); err != nil {
+		return nil, err
 	}
 	for table, n := range p.view.Misses() {
 		p.Metrics.LookupMisses.WithLabelValues(table).Add(float64(n))
@@ -172,6 +211,9 @@ func (p *Pipeline) Process(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 	}
 
 	if err := p.encode(&out); err != nil {
+		return nil, err
+	}
+	if err := p.writeDeferrals(ctx); err != nil {
 		return nil, err
 	}
 	if err := p.claim(ctx); err != nil {
@@ -199,7 +241,7 @@ func (p *Pipeline) encode(out *[]*kgo.Record) error {
 		b, err := p.Encoder.Encode(p.buf, &p.events[i].Event)
 		if err != nil {
 			d.dead = true
-			*out = append(*out, p.deadLetter(d.rec, ReasonEncodeFailed,
+			*out = append(*out, p.deadLetter(d.source(), ReasonEncodeFailed,
 				fmt.Errorf("encode %s %s: %w", p.events[i].EventName, p.events[i].MessageID, err)))
 			continue
 		}
@@ -210,16 +252,18 @@ func (p *Pipeline) encode(out *[]*kgo.Record) error {
 }
 
 // claim asks the claimer about every event of a change that is not dead-lettered: an event that
-// will not be produced must not hold a claim.
+// will not be produced must not hold a claim. An event claims with the coordinates of the record
+// of the batch it came from: a change record, or the timers-topic record that brought a timer or
+// a deferred change back, so that only a replay of that very record emits it again.
 func (p *Pipeline) claim(ctx context.Context) error {
 	p.claims = p.claims[:0]
 	for i := range p.events {
-		if p.changes[p.owners[i]].dead {
+		d := &p.changes[p.owners[i]]
+		if d.dead {
 			continue
 		}
-		src := &p.events[i].Source
 		p.claims = append(p.claims, claim.Claim{Index: i,
-			MessageID: p.events[i].MessageID, Topic: src.Topic, Partition: src.Partition, Offset: src.Offset})
+			MessageID: p.events[i].MessageID, Topic: d.rec.Topic, Partition: d.rec.Partition, Offset: d.rec.Offset})
 	}
 	if len(p.claims) == 0 {
 		return nil

@@ -130,6 +130,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (*Processor, er
 			Now:          o.timerClock().Now,
 			Timers:       timer.NewStore(o.redis, cfg.Redis.KeyPrefix),
 			TimersTopic:  cfg.Topics.Timers,
+			Late:         lateLookups(cfg.Timers),
 		},
 		ticker: newTicker(cfg, &o, m),
 	}, nil

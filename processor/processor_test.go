@@ -98,8 +98,8 @@ func row(cols ...any) *cdc.Row {
 	return r
 }
 
-// change produces one Debezium JSON change record.
-func (e *env) change(table string, op cdc.Op, key string, before, after *cdc.Row) {
+// change produces one Debezium JSON change record and returns it, placed.
+func (e *env) change(table string, op cdc.Op, key string, before, after *cdc.Row) *kgo.Record {
 	e.t.Helper()
 	e.lsn += 8
 	ch := &cdc.Change{Table: table, Op: op, Before: before, After: after,
@@ -113,14 +113,16 @@ func (e *env) change(table string, op cdc.Op, key string, before, after *cdc.Row
 	if err != nil {
 		e.t.Fatalf("encode %s change: %v", table, err)
 	}
-	e.produce(&kgo.Record{Topic: topic, Key: k, Value: v})
+	return e.produce(&kgo.Record{Topic: topic, Key: k, Value: v})
 }
 
-func (e *env) produce(r *kgo.Record) {
+// produce writes a record and returns it with its partition and offset.
+func (e *env) produce(r *kgo.Record) *kgo.Record {
 	e.t.Helper()
 	if err := e.cl.ProduceSync(context.Background(), r).FirstErr(); err != nil {
 		e.t.Fatal(err)
 	}
+	return r
 }
 
 func keyColumn(table string) string {

@@ -90,19 +90,23 @@ func (p *Processor) disownTimers(m map[string][]int32) { p.ticker.Disown(m[p.cfg
 // so neither the row rules nor the lookups act on it.
 var dueChange = &cdc.Change{}
 
-// readDue takes a record of the timers topic into the batch, or returns its dead letter.
-func (p *Pipeline) readDue(rec *kgo.Record) *kgo.Record {
+// readDue takes a record of the timers topic into the batch, or returns its dead letter. An
+// error is transient (the registry, decoding a deferred change).
+func (p *Pipeline) readDue(ctx context.Context, rec *kgo.Record) (*kgo.Record, error) {
 	due, err := timer.DecodeDue(rec.Value)
 	if err != nil {
-		return p.deadLetter(rec, ReasonBadDueRecord, err)
+		return p.deadLetter(rec, ReasonBadDueRecord, err), nil
+	}
+	if due.Kind == timer.KindDeferred {
+		return p.readDeferred(ctx, rec, due.Deferred)
 	}
 	ref, ok := rules.ExpiryRow(due.Trigger, due.Entity)
 	if !ok {
-		return p.deadLetter(rec, ReasonBadDueRecord, fmt.Errorf("due record of unknown trigger %q", due.Trigger))
+		return p.deadLetter(rec, ReasonBadDueRecord, fmt.Errorf("due record of unknown trigger %q", due.Trigger)), nil
 	}
 	p.changes = append(p.changes, decoded{rec: rec, change: dueChange, due: &due})
 	p.refs = append(p.refs, ref)
-	return nil
+	return nil, nil
 }
 
 // dueReferences adds to the batch's lookups the rows the due timers' events refer to: those
@@ -137,14 +141,25 @@ func (p *Pipeline) dueReferences(ctx context.Context) error {
 	return nil
 }
 
-// apply is the rules' answer for one entry of the batch: the event of a due timer, or the row
-// triggers of a change, noting the timers the change schedules or cancels.
-func (p *Pipeline) apply(d *decoded) ([]rules.Event, error) {
-	if d.due != nil {
+// apply is the rules' answer for the batch's i-th entry: the event of a due timer, the events
+// still owed by a deferred change, or the row triggers of a change, noting the timers the
+// change schedules or cancels.
+func (p *Pipeline) apply(i int) ([]rules.Event, error) {
+	d := &p.changes[i]
+	switch {
+	case d.due != nil:
 		return p.expire(d)
+	case d.retry != nil:
+		return p.late(i)
 	}
 	if p.Timers != nil {
 		p.timers = rules.Timers(d.change, p.view, p.timers)
+	}
+	if p.defers() {
+		if d.fire == 0 {
+			return p.events, nil
+		}
+		return p.late(i)
 	}
 	return rules.Apply(d.change, p.view, p.events)
 }

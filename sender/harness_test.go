@@ -1,6 +1,7 @@
 package sender_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -186,16 +187,14 @@ type request struct {
 // what respond says (200 when respond is nil).
 type receiver struct {
 	*httptest.Server
-	mu       sync.Mutex
-	got      []request
-	arrived  chan request
-	respond  func(n int, r *http.Request, w http.ResponseWriter) // n counts requests from 1
-	acked    map[string]int                                      // messageId → 2xx responses written
-	ackedAll chan struct{}
+	mu      sync.Mutex
+	got     []request
+	arrived chan request
+	respond func(n int, r *http.Request, w http.ResponseWriter) // n counts requests from 1
 }
 
 func newReceiver(t *testing.T, respond func(n int, r *http.Request, w http.ResponseWriter)) *receiver {
-	rc := &receiver{arrived: make(chan request, 1000), respond: respond, acked: map[string]int{}}
+	rc := &receiver{arrived: make(chan request, 1000), respond: respond}
 	rc.Server = httptest.NewServer(http.HandlerFunc(rc.serve))
 	t.Cleanup(rc.Close)
 	return rc
@@ -352,3 +351,21 @@ func jsonField(t *testing.T, body []byte, name string) string {
 }
 
 func testutilValue(c prometheus.Collector) float64 { return testutil.ToFloat64(c) }
+
+// lockedBuffer collects log output written from many goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}

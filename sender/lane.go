@@ -90,7 +90,8 @@ func (l *lane) run(ctx, work context.Context) error {
 		cl.AllowRebalance()
 	}
 	cl.AllowRebalance()
-	l.stop(l.take(nil), time.Now().Add(l.s.cfg.Sender.ShutdownTimeout))
+	// Three quarters of the budget for the deliveries, the rest for the commit and the leave.
+	l.stop(l.take(nil), time.Now().Add(l.s.cfg.Sender.ShutdownTimeout*3/4))
 	commit, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := cl.CommitMarkedOffsets(commit); err != nil {

@@ -57,12 +57,13 @@ func (m *memory) locate(subscriptionID, messageID string, createdAt time.Time) (
 	return string(strconv.AppendUint(append(b, ':'), uint64(shard), 10)), field
 }
 
-// run sends the gathered operations until ctx ends.
+// run sends the gathered operations until ctx ends, then what is still queued.
 func (m *memory) run(ctx context.Context) {
 	batch := make([]*memoryOp, 0, maxPipeline)
 	for {
 		select {
 		case <-ctx.Done():
+			m.flush()
 			return
 		case op := <-m.ops:
 			batch = append(batch[:0], op)
@@ -75,6 +76,28 @@ func (m *memory) run(ctx context.Context) {
 			default:
 				break gather
 			}
+		}
+		m.exec(ctx, batch)
+	}
+}
+
+// flush sends the operations queued when the sender stops, within a short budget.
+func (m *memory) flush() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for {
+		var batch []*memoryOp
+	gather:
+		for len(batch) < maxPipeline {
+			select {
+			case op := <-m.ops:
+				batch = append(batch, op)
+			default:
+				break gather
+			}
+		}
+		if len(batch) == 0 || ctx.Err() != nil {
+			return
 		}
 		m.exec(ctx, batch)
 	}

@@ -33,9 +33,9 @@ type partition struct {
 	pending   int           // started records not finished
 	chains    map[chainKey]*delivery
 	paused    bool
-	fresh     int64 // records from this offset on were never started: no delivered check
-	reserved  int64 // the started watermark reserved so far
-	mark      string
+	fresh     int64  // records from this offset on were never started: no delivered check
+	reserved  int64  // the started watermark reserved so far
+	mark      string // the watermark's key; "" on a retry tier, which has none
 	timerAt   time.Time
 	stopTimer func() bool
 }
@@ -76,13 +76,7 @@ func (p *partition) push(recs []*kgo.Record) {
 func (p *partition) run() {
 	defer close(p.exited)
 	defer close(p.gone)
-	p.mark = p.l.s.memory.watermarkKey(p.l.group, p.l.topic, p.id)
-	p.fresh, p.reserved = noneFresh, -1
-	if wm, err := p.readWatermark(); err == nil {
-		p.fresh, p.reserved = wm+1, wm
-	} else {
-		p.l.s.log.Warn("started watermark unknown; every delivery is checked", "lane", p.l.name, "partition", p.id, "err", err)
-	}
+	p.startWatermark()
 	for {
 		p.admit()
 		p.pauseWhileWaiting()
@@ -125,16 +119,30 @@ func (p *partition) admit() {
 // noneFresh means every record is checked against the delivered memory.
 const noneFresh = int64(1) << 62
 
-func (p *partition) readWatermark() (int64, error) {
+// startWatermark reads the partition's started watermark. Only the webhook topic has one: a
+// record there is read once unless an instance stopped before committing it, whereas on a retry
+// tier the same delivery can come twice (a replay of dead letters, a handover racing a hand-on),
+// so every delivery of a tier is checked.
+func (p *partition) startWatermark() {
+	p.fresh, p.reserved = noneFresh, -1
+	if p.l.delay > 0 {
+		return
+	}
+	p.mark = p.l.s.memory.watermarkKey(p.l.group, p.l.topic, p.id)
 	ctx, cancel := context.WithTimeout(p.l.work, 5*time.Second)
 	defer cancel()
-	return p.l.s.memory.watermark(ctx, p.mark)
+	wm, err := p.l.s.memory.watermark(ctx, p.mark)
+	if err != nil {
+		p.l.s.log.Warn("started watermark unknown; every delivery is checked", "lane", p.l.name, "partition", p.id, "err", err)
+		return
+	}
+	p.fresh, p.reserved = wm+1, wm
 }
 
 // reserve makes sure the started watermark covers offset before the record starts. Should
 // Redis fail, the records from here on are checked instead.
 func (p *partition) reserve(offset int64) {
-	if offset <= p.reserved {
+	if p.mark == "" || offset <= p.reserved {
 		return
 	}
 	ctx, cancel := context.WithTimeout(p.l.work, 5*time.Second)

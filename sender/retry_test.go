@@ -5,12 +5,16 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/loyaltyhooks/loyaltyhooks/config"
 	"github.com/loyaltyhooks/loyaltyhooks/sender"
@@ -75,7 +79,7 @@ func TestFailThenSucceedFollowsTheTiers(t *testing.T) {
 	clock := newFakeClock(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
 	ev := event(1)
 	e.publish(ev)
-	e.start(ctx, sender.WithClock(clock))
+	s, _ := e.start(ctx, sender.WithClock(clock))
 
 	var got []request
 	for attempt := 1; attempt <= 4; attempt++ {
@@ -115,6 +119,25 @@ func TestFailThenSucceedFollowsTheTiers(t *testing.T) {
 	if len(requestIDs) != 4 {
 		t.Errorf("requestIds %v, want 4 different", requestIDs)
 	}
+
+	// Replaying the delivery into the first tier, as an operator replays dead letters, does not
+	// send it again: it is remembered as delivered.
+	tier := e.readAll(ctx, e.cfg.Topics.Retry(e.cfg.Sender.RetryDelays[0]), 1)[0]
+	replay := &kgo.Record{Topic: tier.Topic, Key: tier.Key, Value: tier.Value}
+	for _, h := range tier.Headers {
+		if h.Key != sender.HeaderDue {
+			replay.Headers = append(replay.Headers, h)
+		}
+	}
+	if err := e.cl.ProduceSync(ctx, replay).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(ctx, t, "the replay skipped", func() bool {
+		return testutilValue(s.Metrics().Skipped.WithLabelValues("already_delivered")) == 1
+	})
+	if n := len(rc.requests()); n != 4 {
+		t.Errorf("%d requests after the replay, want 4", n)
+	}
 }
 
 // A delivery that always fails goes, after the last tier, to the dead-letter topic with the
@@ -127,13 +150,14 @@ func TestAlwaysFailingGoesToTheDeadLetterTopic(t *testing.T) {
 		_, _ = w.Write([]byte(`{"error":"database down"}`))
 	})
 	e := newEnv(t, func(c *config.Config) {
-		subscribeAll(rc.URL)(c)
+		subscribeAll(rc.URL+"/hooks?token=q-s3cret", newSecret)(c)
 		c.Sender.RetryDelays = []time.Duration{time.Second, 2 * time.Second}
 	})
 	clock := newFakeClock(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
 	ev := event(2)
 	e.publish(ev)
-	e.start(ctx, sender.WithClock(clock))
+	var logs lockedBuffer
+	e.start(ctx, sender.WithClock(clock), sender.WithLogger(slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	for range 2 {
 		rc.next(ctx, t)
 		clock.advanceTo(clock.nextTimer(ctx, t))
@@ -164,5 +188,18 @@ func TestAlwaysFailingGoesToTheDeadLetterTopic(t *testing.T) {
 	}
 	if !history[1].At.Equal(history[0].At.Add(time.Second)) || !history[2].At.Equal(history[1].At.Add(2*time.Second)) {
 		t.Errorf("attempt times %v %v %v do not follow the delays", history[0].At, history[1].At, history[2].At)
+	}
+	// Neither the logs nor the dead record reveal the secret, the header's value or the URL's
+	// query.
+	secretKey := strings.TrimPrefix(newSecret, "whsec_")
+	for _, text := range []string{logs.String(), fmt.Sprint(dead.Headers)} {
+		for _, leak := range []string{secretKey, "crm-token", "q-s3cret"} {
+			if strings.Contains(text, leak) {
+				t.Errorf("%q leaked into %s", leak, text)
+			}
+		}
+	}
+	if !strings.Contains(logs.String(), "dead-lettered") {
+		t.Errorf("no log line about the dead letter:\n%s", logs.String())
 	}
 }

@@ -56,16 +56,18 @@ const (
 func FromConfig(c config.Config) Topology {
 	t := Topology{ReplicationFactor: c.Topology.ReplicationFactor}
 	for _, table := range config.LogicalTables {
-		readers := []string{Processor}
+		readers, cleanup := []string{Processor}, "delete"
 		switch table {
+		// Every sender reads these from the start to know the subscriptions and the stores' codes
+		// at any time: compacted, they keep the latest row of each key however old.
 		case "webhook_subscription":
-			readers = []string{Sender}
-		case "tenant": // the sender maps a subscription's tenant to the events' store code
-			readers = []string{Processor, Sender}
+			readers, cleanup = []string{Sender}, "compact"
+		case "tenant":
+			readers, cleanup = []string{Processor, Sender}, "compact"
 		}
 		t.Topics = append(t.Topics, Topic{
 			Name: c.Source.Topic(table), Partitions: c.Topology.SourcePartitions, Table: table,
-			Key: "primary key of " + table, CleanupPolicy: "delete",
+			Key: "primary key of " + table, CleanupPolicy: cleanup,
 			Writers: []string{Debezium}, Readers: readers,
 		})
 	}

@@ -17,8 +17,9 @@ func newDemoCommand() *cobra.Command {
 		Short: "Run everything in one process on an embedded broker and Redis, and print what happens",
 		Long: `Run the whole pipeline with no outside service: an in-process Kafka-protocol broker, an
 embedded Redis (or --redis-url), a simulated loyalty database writing Debezium change events
-for every table, and the processor. Prints a line per committed webhook event and a summary per
-trigger at the end.`,
+for every table, the processor, the sender and a local receiver. Prints a line per committed
+webhook event, a line (→) per webhook the receiver gets with its signature checked, and a
+summary per trigger at the end.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd)

@@ -22,6 +22,7 @@ import (
 	"github.com/loyaltyhooks/loyaltyhooks/processor"
 	"github.com/loyaltyhooks/loyaltyhooks/processor/cdc"
 	"github.com/loyaltyhooks/loyaltyhooks/schemas"
+	"github.com/loyaltyhooks/loyaltyhooks/sender"
 	"github.com/loyaltyhooks/loyaltyhooks/topology"
 )
 
@@ -42,10 +43,13 @@ type Summary struct {
 	Changes    int            // change events the simulated database wrote
 	Events     map[string]int // webhook events per trigger
 	DeadLetter int
+	Delivered  int // webhooks the local receiver got from the sender
+	BadSigned  int // of them, signed but failing the signature check
 }
 
-// Run performs one demo: broker, Redis, topology, simulated database, processor and a reader
-// of the webhook topic printing a line per event, then a summary per trigger.
+// Run performs one demo: broker, Redis, topology, simulated database, processor, a reader of
+// the webhook topic printing a line per event, the sender and a local receiver printing a line
+// per webhook, then a summary per trigger.
 func Run(ctx context.Context, o Options) (Summary, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -79,6 +83,12 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	cfg.Redis = redis
 	cfg.Processor.InstanceID = "demo"
 	cfg.Processor.ShutdownTimeout = 5 * time.Second
+	rc, err := startReceiver(o.Out)
+	if err != nil {
+		return sum, err
+	}
+	defer rc.close()
+	configureSender(&cfg, rc)
 	if err := cfg.Validate(); err != nil {
 		return sum, err
 	}
@@ -104,6 +114,14 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	var wg sync.WaitGroup
 	procErr := make(chan error, 1)
 	wg.Go(func() { procErr <- proc.Run(runCtx) })
+	snd, err := sender.New(cfg, sender.WithLogger(o.Log), sender.WithResolver(noNames{}))
+	if err != nil {
+		stopAll()
+		wg.Wait()
+		return sum, err
+	}
+	sendErr := make(chan error, 1)
+	wg.Go(func() { sendErr <- snd.Run(runCtx) })
 
 	var mu sync.Mutex
 	readerDone := make(chan error, 1)
@@ -119,7 +137,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		})
 	})
 
-	sum.Changes, err = simulate(ctx, o, cfg, producer)
+	sum.Changes, err = simulate(ctx, o, cfg, producer, rc)
 	if err != nil {
 		stopAll()
 		wg.Wait()
@@ -133,6 +151,9 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 			err = waitCaughtUp(ctx, cfg, producer, o.Drain)
 		}
 	}
+	if err == nil {
+		err = waitDelivered(ctx, snd, func() int { mu.Lock(); defer mu.Unlock(); return total(sum.Events) }, o.Drain)
+	}
 	if err != nil {
 		o.Log.Warn("processor did not catch up", "err", err)
 		fmt.Fprintf(o.Out, "warning: %v\n", err)
@@ -142,6 +163,10 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	if err := <-procErr; err != nil {
 		return sum, err
 	}
+	if err := <-sendErr; err != nil {
+		return sum, err
+	}
+	sum.Delivered, _, sum.BadSigned = rc.counts()
 	if err := <-readerDone; err != nil && !errors.Is(err, context.Canceled) {
 		return sum, err
 	}
@@ -150,13 +175,15 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 }
 
 // simulate writes the simulated database's snapshot and then Steps business actions.
-func simulate(ctx context.Context, o Options, cfg config.Config, producer *kgo.Client) (int, error) {
+// Subscriptions are pointed at the local receiver on their way.
+func simulate(ctx context.Context, o Options, cfg config.Config, producer *kgo.Client, rc *receiver) (int, error) {
 	enc, err := debezium.NewEncoder(debezium.Options{Format: debezium.JSON, DecimalMode: "string", Source: cfg.Source})
 	if err != nil {
 		return 0, err
 	}
 	changes := 0
 	sink := func(ctx context.Context, ch *cdc.Change) error {
+		ch = rc.adopt(ch)
 		topic, key, value, err := enc.Encode(ctx, ch)
 		if err != nil {
 			return fmt.Errorf("encode %s change: %w", ch.Table, err)
@@ -279,6 +306,7 @@ func readEvents(ctx context.Context, cfg config.Config, w io.Writer, seen func(t
 
 func printSummary(w io.Writer, s Summary) {
 	fmt.Fprintf(w, "\n%d change events in, %d webhook events out, %d dead-lettered\n", s.Changes, total(s.Events), s.DeadLetter)
+	fmt.Fprintf(w, "%d webhooks delivered to the local receiver, %d with a bad signature\n", s.Delivered, s.BadSigned)
 	var missing []string
 	for _, t := range schemas.Triggers {
 		if n := s.Events[t]; n > 0 {

@@ -57,4 +57,12 @@ func TestDemoEmbedded(t *testing.T) {
 	if !bytes.Contains(out.Bytes(), []byte("webhook events out")) {
 		t.Errorf("no summary printed:\n%s", out.String())
 	}
+	events := 0
+	for _, n := range sum.Events {
+		events += n
+	}
+	// The demo's own subscription takes every event; the simulated database's take some more.
+	if sum.Delivered < events || sum.BadSigned != 0 {
+		t.Errorf("the local receiver got %d webhooks, %d badly signed, for %d events\n%s", sum.Delivered, sum.BadSigned, events, out.String())
+	}
 }

@@ -32,6 +32,7 @@ type receiver struct {
 	out io.Writer
 
 	mu        sync.Mutex
+	secrets   map[string][]string            // by path
 	verifiers map[string]*signature.Verifier // by path; absent: unsigned
 	received  int
 	verified  int
@@ -43,7 +44,7 @@ func startReceiver(out io.Writer) (*receiver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local receiver: %w", err)
 	}
-	rc := &receiver{url: "http://" + ln.Addr().String(), out: out, verifiers: map[string]*signature.Verifier{}}
+	rc := &receiver{url: "http://" + ln.Addr().String(), out: out, secrets: map[string][]string{}, verifiers: map[string]*signature.Verifier{}}
 	if err := rc.expect("/all", demoSecret); err != nil {
 		return nil, err
 	}
@@ -58,18 +59,20 @@ func (rc *receiver) close() {
 	_ = rc.srv.Shutdown(ctx)
 }
 
-// expect registers the secrets that sign the webhooks arriving at path.
+// expect adds secrets that sign the webhooks arriving at path (several subscriptions, of
+// different stores, may share a URL).
 func (rc *receiver) expect(path string, secrets ...string) error {
 	if len(secrets) == 0 {
 		return nil
 	}
-	v, err := signature.NewVerifier(secrets...)
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	all := append(rc.secrets[path], secrets...)
+	v, err := signature.NewVerifier(all...)
 	if err != nil {
 		return err
 	}
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	rc.verifiers[path] = v
+	rc.secrets[path], rc.verifiers[path] = all, v
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -109,6 +110,9 @@ type harness struct {
 type harnessOptions struct {
 	tags string   // build tags of the binary
 	env  []string // extra environment of every processor
+	// noDeferral turns deferral off (timers.lateLookupGrace 0): every event goes out at once,
+	// and one that is not out soon after the stream is committed never will be.
+	noDeferral bool
 }
 
 func newHarness(t *testing.T, o harnessOptions) *harness {
@@ -132,8 +136,13 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(cl.Close)
+	env := o.env
+	if o.noDeferral {
+		cfg.Timers.LateLookupGrace = 0
+		env = append(slices.Clone(env), "LOYALTYHOOKS_TIMERS_LATELOOKUPGRACE=0")
+	}
 	h := &harness{t: t, cfg: cfg, cluster: cluster, redis: rs, rdb: rs.Client(), cl: cl, adm: kadm.NewClient(cl),
-		bin: bin, env: o.env, logDir: t.TempDir(), procs: map[string]*proc{}}
+		bin: bin, env: env, logDir: t.TempDir(), procs: map[string]*proc{}}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := topology.CreateMissing(ctx, h.adm, topology.FromConfig(cfg)); err != nil {

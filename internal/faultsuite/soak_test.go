@@ -54,5 +54,5 @@ func TestSoak(t *testing.T) {
 		}
 	}
 	f.wait(t)
-	mustBeExact(t, h.finish(ctx, s, settle))
+	mustBeExact(t, h.finish(ctx, s, h.settle()))
 }

@@ -22,6 +22,16 @@ type Claimer interface {
 	Claim(ctx context.Context, claims []Claim) error
 }
 
+// Checker is a Claimer that can also tell, without claiming anything, which events already hold
+// a claim with the very coordinates they ask with: events that an earlier attempt of the same
+// record claimed in a batch that then aborted. Only that record can emit them any more, so the
+// processor emits them again rather than let them wait (a change deferred on its replay).
+type Checker interface {
+	Claimer
+	// Claimed sets Emit on the claims held by their own coordinates and clears it on the rest.
+	Claimed(ctx context.Context, claims []Claim) error
+}
+
 // EmitAll is the Claimer that drops nothing: exactly-once then rests on the Kafka transaction
 // alone, which covers crashes and rebalances but not Debezium redelivering a change.
 type EmitAll struct{}

@@ -89,3 +89,31 @@ func (r *Redis) Claim(ctx context.Context, claims []Claim) error {
 	}
 	return nil
 }
+
+// Claimed reads the claims of the message ids, in one pipeline, and marks those held by their
+// own coordinates. It claims nothing.
+func (r *Redis) Claimed(ctx context.Context, claims []Claim) error {
+	if len(claims) == 0 {
+		return nil
+	}
+	pipe := r.rdb.Pipeline()
+	cmds := make([]*redis.StringCmd, len(claims))
+	for i := range claims {
+		key, err := r.Key(claims[i].MessageID)
+		if err != nil {
+			return err
+		}
+		cmds[i] = pipe.Get(ctx, key)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("read claims of %d message ids: %w", len(claims), err)
+	}
+	for i, cmd := range cmds {
+		owner, err := cmd.Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return fmt.Errorf("read claim %s: %w", claims[i].MessageID, err)
+		}
+		claims[i].Emit = err == nil && owner == Owner(claims[i].Topic, claims[i].Partition, claims[i].Offset)
+	}
+	return nil
+}

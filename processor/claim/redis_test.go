@@ -124,3 +124,29 @@ func TestRedisClaimWithinBatch(t *testing.T) {
 		t.Fatalf("replayed batch emits %v, want [true true false]", got)
 	}
 }
+
+// TestRedisClaimed: reading claims claims nothing, and tells a claim held by the asking
+// coordinates from one held by others and from none.
+func TestRedisClaimed(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	c := claim.NewRedis(srv.Client(), "t:", time.Hour)
+	if err := c.Claim(ctx, []claim.Claim{{MessageID: idA, Topic: "loyalty.public.wallet", Partition: 1, Offset: 7}}); err != nil {
+		t.Fatal(err)
+	}
+	check := []claim.Claim{
+		{MessageID: idA, Topic: "loyalty.public.wallet", Partition: 1, Offset: 7},   // ours
+		{MessageID: idA, Topic: "loyalty.webhooks.timers", Partition: 0, Offset: 3}, // someone else's
+		{MessageID: idB, Topic: "loyalty.public.wallet", Partition: 1, Offset: 8, Emit: true},
+	}
+	if err := c.Claimed(ctx, check); err != nil {
+		t.Fatal(err)
+	}
+	if got := emits(check); !got[0] || got[1] || got[2] {
+		t.Fatalf("claimed by their own coordinates: %v, want only the first", got)
+	}
+	key, _ := c.Key(idB)
+	if n := srv.Client().Exists(ctx, key).Val(); n != 0 {
+		t.Fatal("reading a claim made one")
+	}
+}

@@ -35,6 +35,10 @@ func (v *View) Row(table, key string) *cdc.Row {
 	return r
 }
 
+// Has reports whether the view holds a row of a logical table by primary-key text. Unlike Row
+// it counts no miss: it asks whether a change can be built yet, and builds nothing.
+func (v *View) Has(table, key string) bool { return key != "" && v.rows[Ref{table, key}] != nil }
+
 // Load records a row fetched from the store (nil: not found). It does not mark it dirty.
 func (v *View) Load(ref Ref, row *cdc.Row) { v.rows[ref] = row }
 

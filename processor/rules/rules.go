@@ -47,6 +47,9 @@ type rule struct {
 	ops     ops
 	// when is the condition on the before and after images (before is nil on insert).
 	when func(before, after *cdc.Row) bool
+	// needs are the lookup rows the event cannot be built right without; a change that fires
+	// the rule before they arrive is deferred (see Lacking).
+	needs []need
 	// build makes the event's data, following schemas/triggers/<trigger>.avsc.
 	build func(r *input) (map[string]any, error)
 }
@@ -54,23 +57,60 @@ type rule struct {
 // table is every row-driven trigger of CONTRACT §2. Adding a trigger is one entry here, one
 // record in schemas/triggers and one golden test. Triggers of one table fire in this order.
 var table = []rule{
-	// trigger, table, operations, condition on before/after, data
-	{CustomerRegistered, "member", onInsert, is("active", true), customerRegistered},
-	{CustomerWasRegisteredWithoutActivation, "member_code", onInsert, equals("purpose", "registration"), memberCode},
-	{CustomerRequestedSendActivationCode, "member_code", onInsert, equals("purpose", "activation_resend"), memberCode},
-	{CustomerRequestedPasswordReset, "member_code", onInsert, equals("purpose", "password_reset"), memberCode},
-	{CustomerEmailWasChanged, "member_code", onInsert, equals("purpose", "email_change"), memberCode},
-	{CustomerPhoneNumberWasChanged, "member_code", onInsert, equals("purpose", "phone_change"), memberCode},
-	{CustomerUpdated, "member", onUpdate, differs(profileColumns...), memberCustomer},
-	{CustomerLevelChanged, "member", onInsert | onUpdate, setAndDiffers("level_id"), customerLevelChanged},
-	{CustomerDeactivated, "member", onUpdate, turns("active", true, false), memberCustomer},
-	{TransactionRegistered, "transaction", onInsert, always, transactionRegistered},
-	{TransactionAssignedToCustomer, "transaction", onUpdate, setAndDiffers("member_id"), transactionAssigned},
-	{AvailablePointsAmountChanged, "wallet", onInsert | onUpdate, amountChanged("active_units"), availablePointsChanged},
-	{RewardRedemptionStatusChanged, "issued_reward", onUpdate, differs("status"), redemptionStatusChanged},
-	{CustomerBoughtReward, "issued_reward", onInsert, always, customerBoughtReward},
-	{CampaignEffectWasApplied, "campaign_effect_result", onInsert | onUpdate, becomes("status", "success"), campaignEffectApplied},
+	// trigger, table, operations, condition on before/after, lookups required, data
+	{CustomerRegistered, "member", onInsert, is("active", true),
+		needs(storeRow), customerRegistered},
+	{CustomerWasRegisteredWithoutActivation, "member_code", onInsert, equals("purpose", "registration"),
+		needs(storeRow, customerRow), memberCode},
+	{CustomerRequestedSendActivationCode, "member_code", onInsert, equals("purpose", "activation_resend"),
+		needs(storeRow, customerRow), memberCode},
+	{CustomerRequestedPasswordReset, "member_code", onInsert, equals("purpose", "password_reset"),
+		needs(storeRow, customerRow), memberCode},
+	{CustomerEmailWasChanged, "member_code", onInsert, equals("purpose", "email_change"),
+		needs(storeRow, customerRow), memberCode},
+	{CustomerPhoneNumberWasChanged, "member_code", onInsert, equals("purpose", "phone_change"),
+		needs(storeRow, customerRow), memberCode},
+	{CustomerUpdated, "member", onUpdate, differs(profileColumns...),
+		needs(storeRow), memberCustomer},
+	{CustomerLevelChanged, "member", onInsert | onUpdate, setAndDiffers("level_id"),
+		needs(storeRow, tierRow, previousTierRow), customerLevelChanged},
+	{CustomerDeactivated, "member", onUpdate, turns("active", true, false),
+		needs(storeRow), memberCustomer},
+	{TransactionRegistered, "transaction", onInsert, always,
+		needs(storeRow), transactionRegistered},
+	{TransactionAssignedToCustomer, "transaction", onUpdate, setAndDiffers("member_id"),
+		needs(storeRow, customerRow), transactionAssigned},
+	{AvailablePointsAmountChanged, "wallet", onInsert | onUpdate, amountChanged("active_units"),
+		needs(storeRow, customerRow, lastTransferRow), availablePointsChanged},
+	{RewardRedemptionStatusChanged, "issued_reward", onUpdate, differs("status"),
+		needs(storeRow), redemptionStatusChanged},
+	{CustomerBoughtReward, "issued_reward", onInsert, always,
+		needs(storeRow, customerRow, rewardRow), customerBoughtReward},
+	{CampaignEffectWasApplied, "campaign_effect_result", onInsert | onUpdate, becomes("status", "success"),
+		needs(storeRow, customerRow, campaignRow), campaignEffectApplied},
 }
+
+// need is a lookup row an event cannot be built right without: the lookup table and the column
+// of the change whose value keys the row (the before image's, for before). A column that is null
+// needs nothing.
+type need struct {
+	lookup string
+	column string
+	before bool
+}
+
+// The lookup rows the rules require.
+var (
+	storeRow        = need{lookup: "tenant", column: "tenant_id"}               // the store code
+	customerRow     = need{lookup: "member", column: "member_id"}               // the customer object
+	tierRow         = need{lookup: "tier", column: "level_id"}                  // the level's name and rank
+	previousTierRow = need{lookup: "tier", column: "level_id", before: true}    // the rank moved from
+	lastTransferRow = need{lookup: "unit_transfer", column: "last_transfer_id"} // P2P type, actionCause
+	rewardRow       = need{lookup: "reward", column: "reward_id"}               // the reward's name, type
+	campaignRow     = need{lookup: "campaign", column: "campaign_id"}           // the campaign's name
+)
+
+func needs(n ...need) []need { return n }
 
 // memberColumn holds the id of the member an event concerns, the key of its record; events of
 // rows without one are keyed by the row's primary key.
@@ -97,20 +137,19 @@ var byTable = func() map[string][]*rule {
 // error means the change cannot be turned into events (a malformed value), and dst comes back
 // without any event of this change.
 func Apply(ch *cdc.Change, view *lookup.View, dst []Event) ([]Event, error) {
-	op := opOf(ch.Op)
-	if op == 0 {
+	return ApplyTriggers(ch, view, AllTriggers, dst)
+}
+
+// ApplyTriggers is Apply for the triggers of the set only.
+func ApplyTriggers(ch *cdc.Change, view *lookup.View, only Triggers, dst []Event) ([]Event, error) {
+	op, before := images(ch)
+	if op == 0 || only == 0 {
 		return dst, nil
-	}
-	before := ch.Before
-	if op == onUpdate && before == nil {
-		// Without REPLICA IDENTITY FULL an update has no before image: no previous value is
-		// known, so no column differs, and the update must not pass for an insert.
-		before = &cdc.Row{}
 	}
 	n := len(dst)
 	var r *input // made once a rule fires: most changes fire nothing
-	for _, ru := range byTable[ch.Table] {
-		if ru.ops&op == 0 || !ru.when(before, ch.After) {
+	for i, ru := range byTable[ch.Table] {
+		if only&(1<<i) == 0 || ru.ops&op == 0 || !ru.when(before, ch.After) {
 			continue
 		}
 		if r == nil {
@@ -125,18 +164,25 @@ func Apply(ch *cdc.Change, view *lookup.View, dst []Event) ([]Event, error) {
 	return dst, nil
 }
 
+// images returns the operation a change is to the rules (0: none fires) and the before image
+// the conditions compare with.
+func images(ch *cdc.Change) (ops, *cdc.Row) {
+	op := opOf(ch.Op)
+	before := ch.Before
+	if op == onUpdate && before == nil {
+		// Without REPLICA IDENTITY FULL an update has no before image: no previous value is
+		// known, so no column differs, and the update must not pass for an insert.
+		before = &cdc.Row{}
+	}
+	return op, before
+}
+
 // event wraps the data of a rule that fired into the event.
 func (r *input) event(ru *rule, data map[string]any) Event {
 	ch := r.ch
 	key := ch.KeyText()
-	discriminator := ""
-	if ch.Source.LSN == 0 {
-		// Without an LSN, successive changes of a row would share ids; the commit time
-		// tells them apart and is as stable on redelivery.
-		discriminator = strconv.FormatInt(ch.Source.TsMs, 10)
-	}
 	ev := Event{Key: key, Event: schemas.Event{
-		MessageID: MessageID(ru.trigger, ch.Table, key, ch.Source.LSN, ch.Op, discriminator),
+		MessageID: changeMessageID(ru.trigger, ch, key),
 		EventName: ru.trigger,
 		StoreCode: r.storeCode(),
 		CreatedAt: createdAt(ch),
@@ -155,6 +201,17 @@ func (r *input) event(ru *rule, data map[string]any) Event {
 		ev.Key = m.Text()
 	}
 	return ev
+}
+
+// changeMessageID is the message id of a trigger's event of a change whose key text is key.
+func changeMessageID(trigger string, ch *cdc.Change, key string) string {
+	discriminator := ""
+	if ch.Source.LSN == 0 {
+		// Without an LSN, successive changes of a row would share ids; the commit time
+		// tells them apart and is as stable on redelivery.
+		discriminator = strconv.FormatInt(ch.Source.TsMs, 10)
+	}
+	return MessageID(trigger, ch.Table, key, ch.Source.LSN, ch.Op, discriminator)
 }
 
 // opNames avoids allocating the one-letter op text per event.

@@ -9,6 +9,7 @@ type Metrics struct {
 	Due         *prometheus.CounterVec
 	Expired     *prometheus.CounterVec
 	Stale       *prometheus.CounterVec
+	DeferredDue prometheus.Counter
 	TickSeconds prometheus.Histogram
 	LastTick    prometheus.Gauge
 }
@@ -32,6 +33,10 @@ func NewMetrics() *Metrics {
 			Name: "loyaltyhooks_processor_timers_stale_total",
 			Help: "Due records that gave no event: the entity no longer qualified with that expiry, or the expiry passed before the record was read, by trigger.",
 		}, []string{"trigger"}),
+		DeferredDue: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "loyaltyhooks_processor_deferred_due_total",
+			Help: "Due records of deferred changes written to the timers topic: attempts of changes waiting for a lookup row.",
+		}),
 		TickSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "loyaltyhooks_processor_timer_tick_seconds",
 			Help:    "Time of one scan of the owned timer shards, due records written and timers removed.",
@@ -46,5 +51,5 @@ func NewMetrics() *Metrics {
 
 // Collectors returns every metric, for registration.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.Writes, m.Due, m.Expired, m.Stale, m.TickSeconds, m.LastTick}
+	return []prometheus.Collector{m.Writes, m.Due, m.Expired, m.Stale, m.DeferredDue, m.TickSeconds, m.LastTick}
 }

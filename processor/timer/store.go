@@ -48,7 +48,7 @@ for i = 1, #ARGV, 2 do
 end
 return #ARGV / 2`)
 
-	scripts = []*redis.Script{dropExpiredScript, fireScript}
+	scripts = []*redis.Script{dropExpiredScript, fireScript, deferScript, takeScript}
 )
 
 // Write schedules, moves and cancels timers (a zero At cancels) in one pipeline of plain

@@ -42,7 +42,7 @@ type Config struct {
 }
 
 // Ticker scans, on every tick, the timer shards of the timers-topic partitions this instance
-// owns, writes a due record per timer due, and then removes those timers.
+// owns, writes a due record per timer and per deferred change due, and then removes them.
 type Ticker struct {
 	cfg      Config
 	producer *kgo.Client
@@ -146,7 +146,16 @@ func (t *Ticker) scan(ctx context.Context, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	scans, err := t.plan(ctx, now, OwnedShards(owned, partitions))
+	shards := OwnedShards(owned, partitions)
+	if err := t.scanExpiries(ctx, now, shards, partitions); err != nil {
+		return err
+	}
+	return t.scanDeferred(ctx, now, shards, partitions)
+}
+
+// scanExpiries writes the due records of the expiry timers due in the shards.
+func (t *Ticker) scanExpiries(ctx context.Context, now time.Time, shards []int, partitions int) error {
+	scans, err := t.plan(ctx, now, shards)
 	if err != nil || len(scans) == 0 {
 		return err
 	}
@@ -179,6 +188,34 @@ func (t *Ticker) scan(ctx context.Context, now time.Time) error {
 		t.cfg.AfterProduce()
 	}
 	return t.cfg.Store.Fired(ctx, res.Due)
+}
+
+// scanDeferred writes the due records of the deferred changes due in the shards, each to the
+// partition that owns its shard, in the order they came due within a shard, and then removes
+// them. A crash in between writes them twice, which the claims absorb.
+func (t *Ticker) scanDeferred(ctx context.Context, now time.Time, shards []int, partitions int) error {
+	found, err := t.cfg.Store.scanDeferred(ctx, now, shards, t.cfg.MaxPerTick)
+	if err != nil || len(found) == 0 {
+		return err
+	}
+	recs := make([]*kgo.Record, 0, len(found))
+	for _, d := range found {
+		if d.record == nil {
+			continue // removed between the scan's two reads: nothing to write, nothing to keep
+		}
+		recs = append(recs, &kgo.Record{Topic: t.cfg.Topic, Partition: int32(d.shard % partitions),
+			Key: []byte(d.id), Value: d.record})
+	}
+	if len(recs) > 0 {
+		if err := t.producer.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			return fmt.Errorf("write %d due records of deferred changes: %w", len(recs), err)
+		}
+		t.cfg.Metrics.DeferredDue.Add(float64(len(recs)))
+		if t.cfg.AfterProduce != nil {
+			t.cfg.AfterProduce()
+		}
+	}
+	return t.cfg.Store.takeDeferred(ctx, found)
 }
 
 // partitions is the timers topic's partition count, read at every scan so that a grown topic is
