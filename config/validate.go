@@ -134,6 +134,13 @@ func (r Redis) validate(p *problems) {
 // or a cluster (redis://host:port?addr=host2:port2). A URL with a path names a database, which
 // only a single server has, so go-redis's cluster parser (which ignores the path) is not asked.
 func parseRedisURL(s string) error {
+	if IsSentinelURL(s) {
+		_, err := redis.ParseFailoverURL(s)
+		if ue := (*url.Error)(nil); errors.As(err, &ue) {
+			return ue.Err
+		}
+		return err
+	}
 	_, err := redis.ParseURL(s)
 	if err == nil {
 		return nil
@@ -148,6 +155,13 @@ func parseRedisURL(s string) error {
 		return ue.Err
 	}
 	return err
+}
+
+// IsSentinelURL reports whether a redis.url names Sentinels (a master_name= parameter) rather than
+// a server or a cluster.
+func IsSentinelURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.Query().Has("master_name")
 }
 
 func (s Source) validate(p *problems) {

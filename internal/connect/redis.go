@@ -15,11 +15,25 @@ import (
 	"github.com/loyaltyhooks/loyaltyhooks/config"
 )
 
-// Redis connects to redis.url — a single node (redis://, rediss://, unix://) or a cluster
-// (several addr= parameters) — trusting redis.tls.caFile when set, and logging in with
-// redis.username and redis.password(File) when set, else with the user in the URL. Connecting is
-// lazy: a Redis that is down surfaces as transient batch errors, not here.
+// Redis connects to redis.url — a single node (redis://, rediss://, unix://), a Sentinel-managed
+// primary (the Sentinels' addresses with a master_name= parameter) or a cluster (several addr=
+// parameters) — trusting redis.tls.caFile when set, and logging in with redis.username and
+// redis.password(File) when set, else with the user in the URL. Connecting is lazy: a Redis that
+// is down surfaces as transient batch errors, not here.
 func Redis(c config.Redis) (redis.UniversalClient, error) {
+	if config.IsSentinelURL(c.URL) {
+		opts, err := redis.ParseFailoverURL(c.URL)
+		if err != nil {
+			return nil, fmt.Errorf("redis.url %s: %w", config.RedactURL(c.URL), withoutURL(err))
+		}
+		a, err := redisAccessOf(c, opts.TLSConfig, opts.Username, opts.Password, opts.DialTimeout)
+		if err != nil {
+			return nil, err
+		}
+		opts.TLSConfig, opts.Username, opts.Password = a.tls, a.username, a.password
+		opts.Dialer, opts.CredentialsProviderContext = a.dialer, a.credentials
+		return redis.NewFailoverClient(opts), nil
+	}
 	if opts, err := redis.ParseURL(c.URL); err == nil {
 		a, err := redisAccessOf(c, opts.TLSConfig, opts.Username, opts.Password, opts.DialTimeout)
 		if err != nil {
