@@ -61,6 +61,7 @@ func TestValidConfigs(t *testing.T) {
 		},
 		"metrics on a host": func(c *Config) { c.Metrics.Addr = "127.0.0.1:0" },
 		"ipv6 broker":       func(c *Config) { c.Kafka.Brokers = []string{"[::1]:9092", "kafka-0.kafka:9093"} },
+		"deferral off":      func(c *Config) { c.Timers.LateLookupGrace, c.Timers.LateLookupDelays = 0, nil },
 	}
 	for name, mutate := range cases {
 		c := validConfig()
@@ -125,6 +126,9 @@ func TestValidateNamesKeyAndValue(t *testing.T) {
 		{"instance id", func(c *Config) { c.Processor.InstanceID = "" }, "processor.instanceId", `""`},
 		{"max poll records", func(c *Config) { c.Processor.MaxPollRecords = 0 }, "processor.maxPollRecords", "0"},
 		{"shutdown timeout", func(c *Config) { c.Processor.ShutdownTimeout = 0 }, "processor.shutdownTimeout", "0s"},
+		{"late lookup grace", func(c *Config) { c.Timers.LateLookupGrace = -time.Second }, "timers.lateLookupGrace", "-1s"},
+		{"late lookup delay", func(c *Config) { c.Timers.LateLookupDelays[1] = 0 }, "timers.lateLookupDelays[1]", "0s"},
+		{"late lookup delays", func(c *Config) { c.Timers.LateLookupDelays = nil }, "timers.lateLookupDelays", "30s"},
 		{"metrics addr", func(c *Config) { c.Metrics.Addr = "9464" }, "metrics.addr", `"9464"`},
 		{"metrics port", func(c *Config) { c.Metrics.Addr = ":metrics" }, "metrics.addr", `":metrics"`},
 		{"log level", func(c *Config) { c.Log.Level = "verbose" }, "log.level", `"verbose"`},

@@ -12,6 +12,7 @@ import (
 	"github.com/loyaltyhooks/loyaltyhooks/config"
 	"github.com/loyaltyhooks/loyaltyhooks/processor/cdc"
 	"github.com/loyaltyhooks/loyaltyhooks/processor/claim"
+	"github.com/loyaltyhooks/loyaltyhooks/processor/lookup"
 	"github.com/loyaltyhooks/loyaltyhooks/processor/rules"
 	"github.com/loyaltyhooks/loyaltyhooks/processor/timer"
 )
@@ -24,17 +25,26 @@ import (
 // transaction commits, so a replayed batch stores the same entry again rather than a second
 // one; the ticker writes it back to the timers topic when its next attempt is due (after 1 s,
 // 2 s, 4 s …), and the loop builds it again with the lookups as they are then. Once the grace
-// has passed since its first deferral, its events go out with nulls, counted. Its events keep
+// has passed since its first deferral, its events go out with nulls, counted. A change whose
+// missing row a later change of the same batch writes is put off to the end of the batch rather
+// than deferred, with the later changes of its row, and built there. Its events keep
 // the message ids, source and createdAt they would have had at once, and are claimed with the
 // coordinates of the record that carried them, so whichever path emits an event, the claim lets
 // it out once.
 //
-// Order: the events of one source row leave in the order of the row's changes. A deferred
-// change holds its row: a later change of the row is deferred behind it (waiting for "order")
+// Claims and replays: a replay of an aborted batch may decide differently from the attempt it
+// replays (its row held meanwhile, a lookup row deleted). An event the aborted attempt emitted
+// holds a claim with its record's coordinates, which lets no other record emit it, so before a
+// batch stores its deferrals it reads the claims of the events about to wait (reclaim), and
+// emits those its own record holds.
+//
+// Order: the events of one source row leave in the order of the row's changes. A first
+// deferral holds its row: a later change of the row is deferred behind it (waiting for "order")
 // even when its own lookups are there, and a deferred change is built only when no earlier
 // change of its row still waits. Events of different rows carry no order between them, as
 // they carry none across topics already: a member_code event deferred for its member leaves
-// after the member's own later events, which are complete in themselves.
+// after the member's own later events, which are complete in themselves. After an aborted
+// transaction the order may give way to exactly once (README.md, "Late lookups").
 
 // LateLookups is how a pipeline defers the changes whose lookup rows have not arrived.
 type LateLookups struct {
@@ -124,8 +134,8 @@ func changeRecord(def *timer.Deferred) *kgo.Record {
 		Key: def.Key, Value: def.Value, Headers: headers}
 }
 
-// fetchHolds notes the triggers each change of the batch fires and reads the holds of the rows
-// of those that fire any.
+// fetchHolds notes the triggers each change of the batch fires and the lookup rows the batch
+// writes, and reads the holds of the rows of the changes that fire any.
 func (p *Pipeline) fetchHolds(ctx context.Context) error {
 	var rows []string
 	for i := range p.changes {
@@ -135,6 +145,12 @@ func (p *Pipeline) fetchHolds(ctx context.Context) error {
 		}
 		if d.retry == nil {
 			d.fire = rules.Firing(d.change, rules.AllTriggers)
+			if ref, ok := lookup.RefOf(d.change); ok {
+				if p.later == nil {
+					p.later = map[lookup.Ref]int{}
+				}
+				p.later[ref] = i
+			}
 		}
 		if d.fire != 0 {
 			rows = append(rows, rowOf(d.change))
@@ -149,7 +165,8 @@ func (p *Pipeline) fetchHolds(ctx context.Context) error {
 // late builds the events of a change, first seen or come due again, whose lookup rows may not
 // all be there: the triggers whose rows are there go out now, the others wait as a deferred
 // change, unless the change's grace has passed. A change held behind an earlier change of its
-// row waits whole.
+// row waits whole. A change that lacks a row a later change of the batch writes is put off to
+// the end of the batch instead, and so are the later changes of its row.
 func (p *Pipeline) late(i int) ([]rules.Event, error) {
 	d := &p.changes[i]
 	ch, now := d.change, p.now()
@@ -160,6 +177,14 @@ func (p *Pipeline) late(i int) ([]rules.Event, error) {
 	}
 	lacking, missing := rules.Lacking(ch, p.view, d.fire, p.missing[:0])
 	p.missing = missing
+	if !p.lastPass && (p.putOffRow[row] || lacking != 0 && p.writtenLater(i, missing)) {
+		p.putOff = append(p.putOff, i)
+		if p.putOffRow == nil {
+			p.putOffRow = map[string]bool{}
+		}
+		p.putOffRow[row] = true
+		return p.events, nil
+	}
 	held := p.heldBehind(row, id, pos, now)
 	graceOver := !p.defers() || !now.Before(since.Add(p.Late.Grace))
 	ready := d.fire
@@ -183,11 +208,32 @@ func (p *Pipeline) late(i int) ([]rules.Event, error) {
 		for _, w := range d.retry.Waiting {
 			p.Metrics.DeferredWaitSeconds.WithLabelValues(w).Observe(now.Sub(since).Seconds())
 		}
-		for _, table := range missing {
+		for _, table := range tables(missing) {
 			p.Metrics.DeferredAfterGrace.WithLabelValues(table).Inc()
 		}
 	}
 	return evs, nil
+}
+
+// writtenLater reports whether a change after the batch's i-th writes one of the rows.
+func (p *Pipeline) writtenLater(i int, rows []lookup.Ref) bool {
+	for _, ref := range rows {
+		if j, ok := p.later[ref]; ok && j > i {
+			return true
+		}
+	}
+	return false
+}
+
+// tables lists the lookup tables of rows, each once.
+func tables(rows []lookup.Ref) []string {
+	var out []string
+	for _, ref := range rows {
+		if !slices.Contains(out, ref.Table) {
+			out = append(out, ref.Table)
+		}
+	}
+	return out
 }
 
 // heldBehind reports whether an earlier change of the row waits: a hold of a change before this
@@ -231,13 +277,13 @@ type pendingDeferral struct {
 // deferChange makes the next attempt of the batch's i-th change, which still owes the pending
 // triggers. A first deferral holds the change's row; a later attempt keeps the hold it has.
 func (p *Pipeline) deferChange(i int, row string, pos int64, since time.Time, pending rules.Triggers,
-	missing []string, held bool, now time.Time) {
+	missing []lookup.Ref, held bool, now time.Time) {
 	d := &p.changes[i]
 	attempt, waiting := 1, []string(nil)
 	if d.retry != nil {
 		attempt, waiting = d.retry.Attempt+1, d.retry.Waiting
 	} else {
-		waiting = slices.Clone(missing)
+		waiting = tables(missing)
 		if held {
 			waiting = append(waiting, waitOrder)
 		}

@@ -14,9 +14,11 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/loyaltyhooks/loyaltyhooks/internal/redistest"
 	"github.com/loyaltyhooks/loyaltyhooks/processor"
 	"github.com/loyaltyhooks/loyaltyhooks/processor/cdc"
 	"github.com/loyaltyhooks/loyaltyhooks/processor/claim"
+	"github.com/loyaltyhooks/loyaltyhooks/processor/lookup"
 	"github.com/loyaltyhooks/loyaltyhooks/processor/rules"
 	"github.com/loyaltyhooks/loyaltyhooks/processor/timer"
 	"github.com/loyaltyhooks/loyaltyhooks/schemas"
@@ -112,6 +114,7 @@ func TestLateMember(t *testing.T) {
 	defer cancel()
 	e.snapshot()
 	p := e.start(ctx, "it-1")
+	e.caughtUp(ctx) // the snapshot is read: its rows are there
 	newMember := id('e', 1)
 	const code = "c0000000-0000-4000-8000-000000000001"
 
@@ -199,6 +202,7 @@ func TestLateTransfer(t *testing.T) {
 	e.change("unit_transfer", cdc.OpRead, t0, nil, transfer(t0, "adding", ""))
 	e.change("wallet", cdc.OpRead, walletID, nil, wallet("100", t0))
 	p := e.start(ctx, "it-1")
+	e.caughtUp(ctx) // the snapshot is read: its rows are there
 
 	first := e.change("wallet", cdc.OpUpdate, walletID, wallet("100", t0), wallet("90", t1)) // t1 not read yet
 	e.change("unit_transfer", cdc.OpCreate, t2, nil, transfer(t2, "spending", ""))
@@ -249,6 +253,7 @@ func TestLateTenant(t *testing.T) {
 	defer cancel()
 	e.snapshot()
 	p := e.start(ctx, "it-1")
+	e.caughtUp(ctx) // the snapshot is read: its rows are there
 	const tenantC = "6f1c1a52-3c1e-4b8e-9d1e-0a0000000003"
 	newMember := id('e', 3)
 	e.change("member", cdc.OpCreate, newMember, nil, row("member_id", newMember, "tenant_id", tenantC, "active", true,
@@ -278,6 +283,7 @@ func TestLookupNeverComes(t *testing.T) {
 	defer cancel()
 	e.snapshot()
 	p := e.start(ctx, "it-1")
+	e.caughtUp(ctx) // the snapshot is read: its rows are there
 	ghost := id('e', 4)
 	const code = "c0000000-0000-4000-8000-000000000004"
 	rec := e.change("member_code", cdc.OpCreate, code, nil, memberCodeRow(code, ghost, "password_reset"))
@@ -365,6 +371,7 @@ func TestReplayKeepsClaimedEvents(t *testing.T) {
 		}
 	}
 	p := e.start(ctx, "it-1", processor.WithClaimer(claimer))
+	e.caughtUp(ctx) // the snapshot is read: its rows are there
 	e.change("member_code", cdc.OpCreate, code, nil, memberCodeRow(code, memberID, "email_change"))
 	e.caughtUp(ctx)
 	if !claimer.done.Load() {
@@ -380,5 +387,96 @@ func TestReplayKeepsClaimedEvents(t *testing.T) {
 	e.tick(ctx, p, 31*time.Second) // anything left waiting would come back now
 	if ws := e.webhooks(ctx); len(ws) != 1 {
 		t.Fatalf("events %v after the grace, want the one", ws)
+	}
+}
+
+// TestLateRowInSameBatch: within one batch, changes read before the rows they need (a member
+// code before its member, a wallet update before its transfer), and a later change of the same
+// wallet, are built at the end of the batch, once those rows are recorded: nothing waits in
+// Redis, and the wallet's events keep their order.
+func TestLateRowInSameBatch(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	rdb := redistest.Start(t).Client()
+	dec, err := cdc.NewDecoder(e.cfg.Source, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	codec, err := schemas.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := schemas.NewWriter(ctx, codec, nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := timer.NewStore(rdb, "sb:")
+	p := &processor.Pipeline{Decoder: dec, Encoder: w, Claimer: claim.NewRedis(rdb, "sb:", time.Hour),
+		Lookups: lookup.NewStore(rdb, "sb:"), Timers: store, TimersTopic: e.cfg.Topics.Timers,
+		WebhookTopic: e.cfg.Topics.Webhooks, DeadTopic: e.cfg.Topics.CDCDeadLetter, Metrics: processor.NewMetrics(nil),
+		Now:  func() time.Time { return t0 },
+		Late: &processor.LateLookups{Delays: []time.Duration{time.Second}, Grace: 30 * time.Second}}
+	var offset int64
+	record := func(table string, op cdc.Op, key string, before, after *cdc.Row) *kgo.Record {
+		e.lsn += 8
+		ch := &cdc.Change{Table: table, Op: op, Before: before, After: after, Key: row(keyColumn(table), key),
+			Source: cdc.Source{TsMs: 1767225600000 + e.lsn, Snapshot: "false", DB: "loyalty", Schema: "public",
+				Table: table, LSN: e.lsn}}
+		topic, k, v, err := e.enc.Encode(ctx, ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		offset++
+		return &kgo.Record{Topic: topic, Key: k, Value: v, Offset: offset}
+	}
+	newMember, t0id, t1id := id('e', 6), id('f', 0), id('f', 1)
+	const code = "c0000000-0000-4000-8000-000000000006"
+	transfer := func(id, typ string) *cdc.Row {
+		return row("transfer_id", id, "tenant_id", tenantID, "wallet_id", walletID, "member_id", memberID, "type", typ)
+	}
+	wallet := func(units, last string) *cdc.Row {
+		return row("wallet_id", walletID, "tenant_id", tenantID, "member_id", memberID, "active_units", cdc.DecimalValue(units),
+			"last_transfer_id", last)
+	}
+	out, err := p.Process(ctx, []*kgo.Record{
+		record("tenant", cdc.OpRead, tenantID, nil, row("tenant_id", tenantID, "code", "DEFAULT")),
+		record("member", cdc.OpRead, memberID, nil, row("member_id", memberID, "tenant_id", tenantID, "email", "m@example.com")),
+		record("unit_transfer", cdc.OpRead, t0id, nil, transfer(t0id, "adding")),
+		record("wallet", cdc.OpRead, walletID, nil, wallet("100", t0id)),
+		record("member_code", cdc.OpCreate, code, nil, memberCodeRow(code, newMember, "registration")),
+		record("wallet", cdc.OpUpdate, walletID, wallet("100", t0id), wallet("90", t1id)),
+		record("wallet", cdc.OpUpdate, walletID, wallet("90", t1id), wallet("85", t0id)),
+		record("member", cdc.OpCreate, newMember, nil, row("member_id", newMember, "tenant_id", tenantID,
+			"active", true, "email", "same@example.com", "phone", "+48100200300")),
+		record("unit_transfer", cdc.OpCreate, t1id, nil, transfer(t1id, "p2p_spending")),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader := schemas.NewReader(codec, nil)
+	var got []string
+	for _, r := range out {
+		ev, err := reader.Decode(r.Value)
+		if err != nil {
+			t.Fatalf("%s: %v", r.Topic, err)
+		}
+		desc := ev.EventName
+		switch ev.EventName {
+		case rules.CustomerWasRegisteredWithoutActivation:
+			c := ev.Data["customer"].(map[string]any)
+			desc += fmt.Sprintf(" %v %v", c["email"], c["phone"])
+		case rules.AvailablePointsAmountChanged:
+			desc += fmt.Sprintf(" %v %v", ev.Data["amount"].(*big.Rat).RatString(), ev.Data["amountChangeType"])
+		}
+		got = append(got, desc)
+	}
+	want := []string{"CustomerRegistered", "CustomerWasRegisteredWithoutActivation same@example.com +48100200300",
+		"AvailablePointsAmountChanged 90 p2p_subtract", "AvailablePointsAmountChanged 85 subtract"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("events\n got %q\nwant %q", got, want)
+	}
+	holds, err := store.Holds(ctx, []string{"member_code/" + code, "wallet/" + walletID})
+	if err != nil || len(holds) != 0 {
+		t.Errorf("holds %v %v: changes waited in Redis", holds, err)
 	}
 }

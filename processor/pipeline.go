@@ -81,11 +81,16 @@ type Pipeline struct {
 	bufSize int    // the last batch's, to size the next
 
 	// Deferral state of the batch: the holds of its rows as the batch leaves them, the
-	// deferred changes and the released holds to store.
+	// deferred changes and the released holds to store, and the changes put off to the end of
+	// the batch for a row a later change of the batch writes.
 	holds     map[string][]timer.Hold
 	deferrals []pendingDeferral
 	releases  []timer.Release
-	missing   []string
+	missing   []lookup.Ref
+	later     map[lookup.Ref]int // the last change of the batch that writes each lookup row
+	putOff    []int
+	putOffRow map[string]bool
+	lastPass  bool // applying the changes put off
 }
 
 type decoded struct {
@@ -109,9 +114,9 @@ func (d *decoded) source() *kgo.Record {
 }
 
 // Process runs decode → lookups → rules → encode → claim over a batch and returns the webhook and
-// dead-letter records to produce, in source order. With deferral on, the changes whose lookup
-// rows have not arrived are stored as deferred changes before anything is claimed. An error is transient (Redis, the registry):
-// the caller aborts the transaction and polls the batch again.
+// dead-letter records to produce, in source order. With deferral on, the events whose lookup
+// rows have not arrived are stored as deferred changes before anything is claimed. An error is
+// transient (Redis, the registry): the caller aborts the transaction and polls the batch again.
 func (p *Pipeline) Process(ctx context.Context, recs []*kgo.Record) ([]*kgo.Record, error) {
 	if p.view == nil {
 		p.view = lookup.NewView()
@@ -121,6 +126,7 @@ func (p *Pipeline) Process(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 	}
 	p.changes, p.refs, p.events, p.owners = p.changes[:0], p.refs[:0], p.events[:0], p.owners[:0]
 	p.timers, p.deferrals, p.releases, p.holds = p.timers[:0], p.deferrals[:0], p.releases[:0], nil
+	p.putOff, p.later, p.putOffRow = p.putOff[:0], nil, nil
 	var out []*kgo.Record
 
 	for _, rec := range recs {
@@ -172,23 +178,17 @@ func (p *Pipeline) Process(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 	var lastTs int64
 	for i := range p.changes {
 		d := &p.changes[i]
-		before := len(p.events)
-		evs, err := p.apply(i)
-		if err != nil {
-			p.events = p.events[:before]
-			d.dead = true
-			out = append(out, p.deadLetter(d.source(), ReasonRuleFailed, err))
-		} else {
-			p.events = evs
-			for range p.events[before:] {
-				p.owners = append(p.owners, i)
-			}
-		}
+		out = p.applyOne(i, out)
 		if d.retry == nil { // a retry's row was recorded when it was first read
 			lookup.Record(p.view, d.change)
 			lastTs = max(lastTs, d.change.Source.TsMs)
 		}
 	}
+	p.lastPass = true
+	for _, i := range p.putOff {
+		out = p.applyOne(i, out)
+	}
+	p.lastPass = false
 	if err := p.reclaim(ctx, &out); err != nil {
 		return nil, err
 	}
@@ -220,6 +220,23 @@ func (p *Pipeline) Process(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 		return nil, err
 	}
 	return p.emit(out), nil
+}
+
+// applyOne applies the rules to the batch's i-th entry, noting its events, or its dead letter.
+func (p *Pipeline) applyOne(i int, out []*kgo.Record) []*kgo.Record {
+	d := &p.changes[i]
+	before := len(p.events)
+	evs, err := p.apply(i)
+	if err != nil {
+		p.events = p.events[:before]
+		d.dead = true
+		return append(out, p.deadLetter(d.source(), ReasonRuleFailed, err))
+	}
+	p.events = evs
+	for range p.events[before:] {
+		p.owners = append(p.owners, i)
+	}
+	return out
 }
 
 // encode encodes every event into the batch's buffer; a change any of whose events cannot be

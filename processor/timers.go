@@ -152,7 +152,7 @@ func (p *Pipeline) apply(i int) ([]rules.Event, error) {
 	case d.retry != nil:
 		return p.late(i)
 	}
-	if p.Timers != nil {
+	if p.Timers != nil && !p.lastPass {
 		p.timers = rules.Timers(d.change, p.view, p.timers)
 	}
 	if p.defers() {

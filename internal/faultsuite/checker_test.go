@@ -161,39 +161,6 @@ func (h *harness) verdict(ctx context.Context, s *stream, o observed) verdict {
 		}
 	}
 	v.unclaimed = h.unclaimed(ctx, o)
-	for _, id := range v.missing {
-		key, _ := claim.NewRedis(h.rdb, keyPrefix, time.Hour).Key(id)
-		val, err := h.rdb.Get(ctx, key).Result()
-		h.t.Logf("DEBUG missing %s %s claim=%q err=%v", id, s.events[id], val, err)
-		for _, topic := range append(h.sources(), h.cfg.Topics.Timers) {
-			for p := int32(0); p < 12; p++ {
-				for off := int64(0); off < 20000; off++ {
-					if claim.Owner(topic, p, off) == val {
-						h.t.Logf("DEBUG claim owner %s/%d/%d", topic, p, off)
-					}
-				}
-			}
-		}
-		for _, r := range h.readTopic(ctx, h.cfg.Topics.Timers) {
-			if strings.Contains(string(r.Value), "deferred") {
-				h.t.Logf("DEBUG timers %d/%d key=%s %.300s", r.Partition, r.Offset, r.Key, r.Value)
-			}
-		}
-	}
-	keys, _ := h.rdb.Keys(ctx, keyPrefix+"deferred*").Result()
-	for _, k := range keys {
-		typ := h.rdb.Type(ctx, k).Val()
-		switch typ {
-		case "zset":
-			h.t.Logf("DEBUG %s %v", k, h.rdb.ZRangeWithScores(ctx, k, 0, -1).Val())
-		case "hash":
-			if strings.Contains(k, ":row:") {
-				h.t.Logf("DEBUG %s %v", k, h.rdb.HGetAll(ctx, k).Val())
-			} else {
-				h.t.Logf("DEBUG %s %d records", k, h.rdb.HLen(ctx, k).Val())
-			}
-		}
-	}
 	for _, ids := range [][]string{v.missing, v.duplicated, v.unexpected, v.unclaimed, v.deadMissing, v.deadDuplicated} {
 		slices.Sort(ids)
 	}

@@ -188,6 +188,9 @@ func (h *harness) start(id string, failpoints ...string) *proc {
 		"LOYALTYHOOKS_PROCESSOR_DEDUPTTL=1h",
 		"LOYALTYHOOKS_METRICS_ADDR="+addr,
 		"LOYALTYHOOKS_LOG_LEVEL=info",
+		// A change waiting for a lookup row is tried every second rather than after growing
+		// delays, so that it goes out soon after its row arrives and the scenarios end sooner.
+		"LOYALTYHOOKS_TIMERS_LATELOOKUPDELAYS=1s",
 	)
 	env = append(env, h.env...)
 	var armed string

@@ -33,7 +33,9 @@ type Checker interface {
 }
 
 // EmitAll is the Claimer that drops nothing: exactly-once then rests on the Kafka transaction
-// alone, which covers crashes and rebalances but not Debezium redelivering a change.
+// alone, which covers crashes and rebalances but not Debezium redelivering a change, nor a
+// change deferred for a late lookup row by a batch that aborted and then sent at once by its
+// replay (both attempts go out).
 type EmitAll struct{}
 
 // Claim marks every claim to be emitted.

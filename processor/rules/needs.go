@@ -42,10 +42,9 @@ func Firing(ch *cdc.Change, only Triggers) Triggers {
 }
 
 // Lacking returns the triggers of fire whose required lookup rows the view does not hold, and
-// appends to missing the lookup table of each such row, once per table. It counts no miss:
-// nothing is built. The rows it asks about are among those References lists, so a view fetched
-// for them answers.
-func Lacking(ch *cdc.Change, view *lookup.View, fire Triggers, missing []string) (Triggers, []string) {
+// appends each such row to missing, once. It counts no miss: nothing is built. The rows it asks
+// about are among those References lists, so a view fetched for them answers.
+func Lacking(ch *cdc.Change, view *lookup.View, fire Triggers, missing []lookup.Ref) (Triggers, []lookup.Ref) {
 	var lacking Triggers
 	r := input{ch: ch}
 	for i, ru := range byTable[ch.Table] {
@@ -61,8 +60,8 @@ func Lacking(ch *cdc.Change, view *lookup.View, fire Triggers, missing []string)
 				continue
 			}
 			lacking |= 1 << i
-			if !slices.Contains(missing, n.lookup) {
-				missing = append(missing, n.lookup)
+			if ref := (lookup.Ref{Table: n.lookup, Key: v.Text()}); !slices.Contains(missing, ref) {
+				missing = append(missing, ref)
 			}
 		}
 	}

@@ -13,6 +13,9 @@
 // timer, or two owners during a rebalance) is allowed by design. It must never fire a timer whose
 // expiry has passed, and never fire one twice for the same entity and expiry.
 //
-// A due record carries one kind of work; expiry timers are the first. Changes deferred until a
-// lookup row arrives are meant to travel the same way, as another kind on the same topic.
+// A due record carries one kind of work: an expiry timer, or a change deferred until the lookup
+// rows its events need arrive. Deferred changes wait in shards of their row, with a hold per
+// row that keeps the row's later changes behind them; the store keeps them and the ticker writes
+// them back when their next attempt is due, but whether they wait on or go out is the loop's to
+// decide, as for timers.
 package timer
