@@ -7,10 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/loyaltyhooks/loyaltyhooks/cdc"
 	"github.com/loyaltyhooks/loyaltyhooks/config"
 	"github.com/loyaltyhooks/loyaltyhooks/connectors"
 	"github.com/loyaltyhooks/loyaltyhooks/connectors/pgtest"
-	"github.com/loyaltyhooks/loyaltyhooks/processor/cdc"
 )
 
 var formats = []string{config.FormatJSON, config.FormatAvro}

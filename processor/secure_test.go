@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/loyaltyhooks/loyaltyhooks/cdc"
 	"github.com/loyaltyhooks/loyaltyhooks/config"
 	"github.com/loyaltyhooks/loyaltyhooks/internal/connect"
 	"github.com/loyaltyhooks/loyaltyhooks/internal/debezium"
@@ -23,7 +24,6 @@ import (
 	"github.com/loyaltyhooks/loyaltyhooks/internal/registrytest"
 	"github.com/loyaltyhooks/loyaltyhooks/internal/tlstest"
 	"github.com/loyaltyhooks/loyaltyhooks/processor"
-	"github.com/loyaltyhooks/loyaltyhooks/processor/cdc"
 	"github.com/loyaltyhooks/loyaltyhooks/schemas"
 	"github.com/loyaltyhooks/loyaltyhooks/topology"
 )

@@ -3,6 +3,6 @@
 // converter in the Confluent wire format with schemas registered under <topic>-key and
 // <topic>-value — from a cdc.Change. Tests use it to turn one change into every source format,
 // and the demo's simulated database uses it to feed the processor. It must never be used to
-// read events: decoding belongs to processor/cdc alone, so the two stay independent checks of
+// read events: decoding belongs to cdc alone, so the two stay independent checks of
 // each other.
 package debezium

@@ -33,7 +33,7 @@ func TestTwosComplement(t *testing.T) {
 }
 
 func TestAvroSchemaOfAValue(t *testing.T) {
-	// The shapes Debezium's Avro converter gives (see testdata of processor/cdc): optional fields
+	// The shapes Debezium's Avro converter gives (see testdata of cdc): optional fields
 	// are unions with null and a null default, the snapshot enum keeps its own default, a named
 	// record is defined once and referred to by name after.
 	e, err := NewEncoder(Options{DecimalMode: DecimalPrecise, Source: sourceForTest()})

@@ -14,8 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/loyaltyhooks/loyaltyhooks/cdc"
 	"github.com/loyaltyhooks/loyaltyhooks/config"
-	"github.com/loyaltyhooks/loyaltyhooks/processor/cdc"
 	"github.com/loyaltyhooks/loyaltyhooks/sender"
 	"github.com/loyaltyhooks/loyaltyhooks/sender/signature"
 )

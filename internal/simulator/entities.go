@@ -3,7 +3,7 @@ package simulator
 import (
 	"time"
 
-	"github.com/loyaltyhooks/loyaltyhooks/processor/cdc"
+	"github.com/loyaltyhooks/loyaltyhooks/cdc"
 )
 
 // entity is a row of one reference table. row renders its current column values; the

@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loyaltyhooks/loyaltyhooks/cdc"
 	"github.com/loyaltyhooks/loyaltyhooks/connectors"
 	"github.com/loyaltyhooks/loyaltyhooks/connectors/pgtest"
-	"github.com/loyaltyhooks/loyaltyhooks/processor/cdc"
 )
 
 // TestChangesApplyToPostgreSQL writes the simulated changes into a real database built from

@@ -7,7 +7,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/loyaltyhooks/loyaltyhooks/processor/cdc"
+	"github.com/loyaltyhooks/loyaltyhooks/cdc"
 )
 
 // Sink receives each change the simulated database writes, in commit order.

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/loyaltyhooks/loyaltyhooks/processor/cdc"
+	"github.com/loyaltyhooks/loyaltyhooks/cdc"
 )
 
 // fakeClock starts at a fixed instant and moves on by a second and a half on every reading.

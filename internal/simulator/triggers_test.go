@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/loyaltyhooks/loyaltyhooks/processor/cdc"
+	"github.com/loyaltyhooks/loyaltyhooks/cdc"
 )
 
 // world is what a reader of the change stream knows after each change: the latest row per key.

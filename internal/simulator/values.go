@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/loyaltyhooks/loyaltyhooks/processor/cdc"
+	"github.com/loyaltyhooks/loyaltyhooks/cdc"
 )
 
 // units is an exact amount in hundredths: points, money. Amounts never pass through floats.

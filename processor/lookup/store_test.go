@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loyaltyhooks/loyaltyhooks/cdc"
 	"github.com/loyaltyhooks/loyaltyhooks/internal/redistest"
-	"github.com/loyaltyhooks/loyaltyhooks/processor/cdc"
 	"github.com/loyaltyhooks/loyaltyhooks/processor/lookup"
 )
 

@@ -1,6 +1,6 @@
 package lookup
 
-import "github.com/loyaltyhooks/loyaltyhooks/processor/cdc"
+import "github.com/loyaltyhooks/loyaltyhooks/cdc"
 
 // Ref names one lookup row: a logical table and a primary-key text.
 type Ref struct {

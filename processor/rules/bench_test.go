@@ -3,7 +3,7 @@ package rules
 import (
 	"testing"
 
-	"github.com/loyaltyhooks/loyaltyhooks/processor/cdc"
+	"github.com/loyaltyhooks/loyaltyhooks/cdc"
 )
 
 // BenchmarkApply measures classification and data building per change over a mix of the

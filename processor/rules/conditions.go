@@ -1,6 +1,6 @@
 package rules
 
-import "github.com/loyaltyhooks/loyaltyhooks/processor/cdc"
+import "github.com/loyaltyhooks/loyaltyhooks/cdc"
 
 // Conditions on the before and after images. An unavailable value is not known: it never
 // makes a condition true, and a column unavailable on either side is not a difference.

@@ -3,7 +3,7 @@ package rules
 import (
 	"math"
 
-	"github.com/loyaltyhooks/loyaltyhooks/processor/cdc"
+	"github.com/loyaltyhooks/loyaltyhooks/cdc"
 	"github.com/loyaltyhooks/loyaltyhooks/processor/lookup"
 )
 

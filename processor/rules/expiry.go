@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/loyaltyhooks/loyaltyhooks/processor/cdc"
+	"github.com/loyaltyhooks/loyaltyhooks/cdc"
 	"github.com/loyaltyhooks/loyaltyhooks/processor/lookup"
 	"github.com/loyaltyhooks/loyaltyhooks/schemas"
 )

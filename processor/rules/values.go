@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/loyaltyhooks/loyaltyhooks/processor/cdc"
+	"github.com/loyaltyhooks/loyaltyhooks/cdc"
 	"github.com/loyaltyhooks/loyaltyhooks/schemas"
 )
 

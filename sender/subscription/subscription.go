@@ -8,8 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/loyaltyhooks/loyaltyhooks/cdc"
 	"github.com/loyaltyhooks/loyaltyhooks/config"
-	"github.com/loyaltyhooks/loyaltyhooks/processor/cdc"
 	"github.com/loyaltyhooks/loyaltyhooks/sender/endpoint"
 	"github.com/loyaltyhooks/loyaltyhooks/sender/signature"
 )

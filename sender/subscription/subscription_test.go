@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/loyaltyhooks/loyaltyhooks/cdc"
 	"github.com/loyaltyhooks/loyaltyhooks/config"
-	"github.com/loyaltyhooks/loyaltyhooks/processor/cdc"
 )
 
 const (

@@ -10,9 +10,9 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
+	"github.com/loyaltyhooks/loyaltyhooks/cdc"
 	"github.com/loyaltyhooks/loyaltyhooks/config"
 	"github.com/loyaltyhooks/loyaltyhooks/internal/debezium"
-	"github.com/loyaltyhooks/loyaltyhooks/processor/cdc"
 )
 
 func compact(b testing.TB, raw []byte) []byte {

@@ -4,8 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/loyaltyhooks/loyaltyhooks/cdc"
 	"github.com/loyaltyhooks/loyaltyhooks/config"
-	"github.com/loyaltyhooks/loyaltyhooks/processor/cdc"
 )
 
 // checkOutcome fails unless a decode ended in a change, a skip or a poison error: a record that

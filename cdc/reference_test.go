@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/loyaltyhooks/loyaltyhooks/cdc"
 	"github.com/loyaltyhooks/loyaltyhooks/config"
-	"github.com/loyaltyhooks/loyaltyhooks/processor/cdc"
 )
 
 func TestReferenceFollowsTheContract(t *testing.T) {

@@ -15,8 +15,8 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
+	"github.com/loyaltyhooks/loyaltyhooks/cdc"
 	"github.com/loyaltyhooks/loyaltyhooks/config"
-	"github.com/loyaltyhooks/loyaltyhooks/processor/cdc"
 )
 
 // avroRegistry is an in-memory schema registry that counts the schema fetches by id and can be

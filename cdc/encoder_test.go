@@ -6,9 +6,9 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/loyaltyhooks/loyaltyhooks/cdc"
 	"github.com/loyaltyhooks/loyaltyhooks/config"
 	"github.com/loyaltyhooks/loyaltyhooks/internal/debezium"
-	"github.com/loyaltyhooks/loyaltyhooks/processor/cdc"
 )
 
 // The encoder the tests and the demo use must write the schemas of the documented events.
