@@ -35,6 +35,7 @@ type Sender struct {
 	metrics   *Metrics
 	clock     Clock
 	instance  string
+	kafkaBase []kgo.Opt // the cluster's options from connect.Kafka, built when Run starts
 	kopts     []kgo.Opt
 	codec     *schemas.Codec
 	reader    *schemas.Reader
@@ -213,9 +214,9 @@ func (s *Sender) newLanes() []*lane {
 }
 
 // kafkaOptions are the options every client of the sender starts from.
+// Run builds them once (connect.Kafka reads password files again at every login).
 func (s *Sender) kafkaOptions() []kgo.Opt {
-	opts, _ := connect.Kafka(s.cfg.Kafka) // checked when Run made the producer
-	opts = append(opts, kgo.ClientID(s.cfg.Kafka.ClientID+"-sender-"+s.instance))
+	opts := append(slices.Clip(s.kafkaBase), kgo.ClientID(s.cfg.Kafka.ClientID+"-sender-"+s.instance))
 	return append(opts, s.kopts...)
 }
 
@@ -249,9 +250,11 @@ func (s *Sender) Ready() bool {
 // subscription and tenant topics to their end, so that no event is matched against a partial
 // set of subscriptions.
 func (s *Sender) Run(ctx context.Context) error {
-	if _, err := connect.Kafka(s.cfg.Kafka); err != nil {
+	base, err := connect.Kafka(s.cfg.Kafka)
+	if err != nil {
 		return err
 	}
+	s.kafkaBase = base
 	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 	producer, err := kgo.NewClient(s.kafkaOptions()...)
