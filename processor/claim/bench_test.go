@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -37,25 +36,6 @@ func batches(n, seed int) [][]claim.Claim {
 		out = append(out, b)
 	}
 	return out
-}
-
-func usedMemory(tb testing.TB, rdb *redis.Client) int64 {
-	tb.Helper()
-	info, err := rdb.Info(context.Background(), "memory").Result()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for line := range strings.SplitSeq(info, "\r\n") {
-		if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				tb.Fatal(err)
-			}
-			return n
-		}
-	}
-	tb.Fatal("INFO memory has no used_memory")
-	return 0
 }
 
 // BenchmarkClaimMemory claims a million new message ids on a private redis-server and reports
@@ -96,7 +76,7 @@ func claimMemory(b *testing.B, newClaimer func(*redis.Client) claim.Claimer, key
 		if err := rdb.FlushAll(ctx).Err(); err != nil {
 			b.Fatal(err)
 		}
-		before := usedMemory(b, rdb)
+		before := redistest.UsedMemory(b, rdb)
 		b.StartTimer()
 		start := time.Now()
 		for _, batch := range work {
@@ -109,7 +89,7 @@ func claimMemory(b *testing.B, newClaimer func(*redis.Client) claim.Claimer, key
 		if n := rdb.DBSize(ctx).Val(); keys >= 0 && n != keys {
 			b.Fatalf("%d keys after %d claims, want %d", n, claimsForMemory, keys)
 		}
-		bytes += float64(usedMemory(b, rdb) - before)
+		bytes += float64(redistest.UsedMemory(b, rdb) - before)
 		b.StartTimer()
 	}
 	b.ReportMetric(bytes/float64(b.N*claimsForMemory), "bytes/claim")

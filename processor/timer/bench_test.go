@@ -44,9 +44,9 @@ func BenchmarkTimers(b *testing.B) {
 			}
 		}
 	}
-	before := usedMemory(b, rdb)
+	before := redistest.UsedMemory(b, rdb)
 	fill(0, benchTimers, day(20), 365*24*time.Hour)
-	perTimer := float64(usedMemory(b, rdb)-before) / benchTimers
+	perTimer := float64(redistest.UsedMemory(b, rdb)-before) / benchTimers
 
 	// scans are the sets of an instance that owns every shard, looking N = 10 days ahead of now.
 	scans := func(now time.Time) []timer.Scan {

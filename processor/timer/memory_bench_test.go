@@ -3,12 +3,8 @@ package timer_test
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/loyaltyhooks/loyaltyhooks/config"
 	"github.com/loyaltyhooks/loyaltyhooks/internal/redistest"
@@ -32,7 +28,7 @@ func BenchmarkTimerMemory(b *testing.B) {
 		if err := rdb.FlushAll(ctx).Err(); err != nil {
 			b.Fatal(err)
 		}
-		before := usedMemory(b, rdb)
+		before := redistest.UsedMemory(b, rdb)
 		b.StartTimer()
 		batch := make([]timer.Timer, 0, 1000)
 		for i := range timersForMemory {
@@ -46,27 +42,8 @@ func BenchmarkTimerMemory(b *testing.B) {
 			}
 		}
 		b.StopTimer()
-		bytes += float64(usedMemory(b, rdb) - before)
+		bytes += float64(redistest.UsedMemory(b, rdb) - before)
 		b.StartTimer()
 	}
 	b.ReportMetric(bytes/float64(b.N*timersForMemory), "bytes/timer")
-}
-
-func usedMemory(tb testing.TB, rdb *redis.Client) int64 {
-	tb.Helper()
-	info, err := rdb.Info(context.Background(), "memory").Result()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for line := range strings.SplitSeq(info, "\r\n") {
-		if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				tb.Fatal(err)
-			}
-			return n
-		}
-	}
-	tb.Fatal("INFO memory has no used_memory")
-	return 0
 }
