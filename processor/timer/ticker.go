@@ -110,6 +110,7 @@ func (t *Ticker) Run(ctx context.Context, producer *kgo.Client, every, budget ti
 	t.producer = producer
 	ticks, stop := t.cfg.Clock.Ticks(every)
 	defer stop()
+	var failing string // the last failure's text: a lasting outage is said once, not every tick
 	for {
 		select {
 		case <-ctx.Done():
@@ -117,10 +118,16 @@ func (t *Ticker) Run(ctx context.Context, producer *kgo.Client, every, budget ti
 		case <-ticks:
 		}
 		work, cancel := context.WithTimeout(context.WithoutCancel(ctx), budget)
-		if err := t.tick(work); err != nil {
-			t.cfg.Log.Warn("timer scan failed; the next tick tries again", "err", err)
-		}
+		err := t.tick(work)
 		cancel()
+		switch {
+		case err != nil && err.Error() != failing:
+			failing = err.Error()
+			t.cfg.Log.Warn("timer scan failed; the next ticks try again", "err", err)
+		case err == nil && failing != "":
+			failing = ""
+			t.cfg.Log.Info("timer scans work again")
+		}
 	}
 }
 
