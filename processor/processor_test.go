@@ -17,6 +17,7 @@ import (
 	"github.com/loyaltyhooks/loyaltyhooks/cdc"
 	"github.com/loyaltyhooks/loyaltyhooks/config"
 	"github.com/loyaltyhooks/loyaltyhooks/internal/debezium"
+	"github.com/loyaltyhooks/loyaltyhooks/internal/ops"
 	"github.com/loyaltyhooks/loyaltyhooks/internal/redistest"
 	"github.com/loyaltyhooks/loyaltyhooks/processor"
 	"github.com/loyaltyhooks/loyaltyhooks/schemas"
@@ -144,20 +145,8 @@ func keyColumn(table string) string {
 // caughtUp waits until the processor's group has committed every change record.
 func (e *env) caughtUp(ctx context.Context) {
 	e.t.Helper()
-	adm := kadm.NewClient(e.cl)
-	for {
-		lags, err := adm.Lag(ctx, e.cfg.Processor.Group)
-		if err == nil {
-			l := lags[e.cfg.Processor.Group]
-			if l.Error() == nil && !l.Lag.IsEmpty() && l.Lag.Total() == 0 {
-				return
-			}
-		}
-		select {
-		case <-ctx.Done():
-			e.t.Fatalf("processor did not catch up: %v", ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
+	if err := ops.WaitCaughtUp(ctx, kadm.NewClient(e.cl), e.cfg.Processor.Group, 50*time.Millisecond); err != nil {
+		e.t.Fatalf("processor did not catch up: %v", err)
 	}
 }
 

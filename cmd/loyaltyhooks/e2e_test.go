@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/loyaltyhooks/loyaltyhooks/config"
+	"github.com/loyaltyhooks/loyaltyhooks/internal/ops"
 	"github.com/loyaltyhooks/loyaltyhooks/internal/redistest"
 	"github.com/loyaltyhooks/loyaltyhooks/topology"
 )
@@ -156,20 +157,8 @@ func recordValue(t *testing.T, raw json.RawMessage) []byte {
 
 func waitCommitted(ctx context.Context, t *testing.T, cl *kgo.Client, group string) {
 	t.Helper()
-	adm := kadm.NewClient(cl)
-	for {
-		lags, err := adm.Lag(ctx, group)
-		if err == nil {
-			l := lags[group]
-			if l.Error() == nil && !l.Lag.IsEmpty() && l.Lag.Total() == 0 {
-				return
-			}
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("processor did not commit every change: %v", ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
+	if err := ops.WaitCaughtUp(ctx, kadm.NewClient(cl), group, 50*time.Millisecond); err != nil {
+		t.Fatalf("processor did not commit every change: %v", err)
 	}
 }
 

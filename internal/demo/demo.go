@@ -19,6 +19,7 @@ import (
 	"github.com/loyaltyhooks/loyaltyhooks/config"
 	"github.com/loyaltyhooks/loyaltyhooks/internal/connect"
 	"github.com/loyaltyhooks/loyaltyhooks/internal/debezium"
+	"github.com/loyaltyhooks/loyaltyhooks/internal/ops"
 	"github.com/loyaltyhooks/loyaltyhooks/internal/simulator"
 	"github.com/loyaltyhooks/loyaltyhooks/processor"
 	"github.com/loyaltyhooks/loyaltyhooks/schemas"
@@ -243,25 +244,13 @@ func waitTimerScan(ctx context.Context, proc *processor.Processor, budget time.D
 
 // waitCaughtUp waits until the processor's group has committed every change record.
 func waitCaughtUp(ctx context.Context, cfg config.Config, cl *kgo.Client, budget time.Duration) error {
-	adm := kadm.NewClient(cl)
-	deadline := time.Now().Add(budget)
-	for {
-		lags, err := adm.Lag(ctx, cfg.Processor.Group)
-		if err == nil {
-			l := lags[cfg.Processor.Group]
-			if l.Error() == nil && !l.Lag.IsEmpty() && l.Lag.Total() == 0 {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("change topics not fully processed after %v", budget)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
+	wait, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	err := ops.WaitCaughtUp(wait, kadm.NewClient(cl), cfg.Processor.Group, 100*time.Millisecond)
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("change topics not fully processed after %v", budget)
 	}
+	return err
 }
 
 // readEvents prints a line per committed webhook event until ctx ends.

@@ -78,3 +78,22 @@ func (l *Lag) failed(groups []string, err error) {
 		l.log.Warn("consumer lag not read", "group", g, "err", err)
 	}
 }
+
+// WaitCaughtUp polls every interval until group has committed an offset on every partition it
+// consumes and its lag over them is zero, or ctx ends (its error is returned).
+func WaitCaughtUp(ctx context.Context, adm *kadm.Client, group string, every time.Duration) error {
+	for {
+		lags, err := adm.Lag(ctx, group)
+		if err == nil {
+			l := lags[group]
+			if l.Error() == nil && !l.Lag.IsEmpty() && l.Lag.Total() == 0 {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(every):
+		}
+	}
+}
