@@ -15,7 +15,6 @@ import (
 	"github.com/loyaltyhooks/loyaltyhooks/internal/simulator"
 	"github.com/loyaltyhooks/loyaltyhooks/processor"
 	"github.com/loyaltyhooks/loyaltyhooks/processor/claim"
-	"github.com/loyaltyhooks/loyaltyhooks/schemas"
 )
 
 // simulated returns the Debezium JSON records of the simulated database's snapshot and of n
@@ -60,20 +59,10 @@ func simulated(tb testing.TB, cfg config.Config, n int) (snapshot, live []*kgo.R
 func BenchmarkHotPath(b *testing.B) {
 	cfg := config.Defaults()
 	snapshot, live := simulated(b, cfg, 2000)
-	dec, err := cdc.NewDecoder(cfg.Source, nil)
+	p, err := processor.NewMemoryPipeline(cfg, claim.EmitAll{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	codec, err := schemas.New()
-	if err != nil {
-		b.Fatal(err)
-	}
-	w, err := schemas.NewWriter(context.Background(), codec, nil, "")
-	if err != nil {
-		b.Fatal(err)
-	}
-	p := &processor.Pipeline{Decoder: dec, Encoder: w, Claimer: claim.EmitAll{},
-		WebhookTopic: cfg.Topics.Webhooks, DeadTopic: cfg.Topics.CDCDeadLetter, Metrics: processor.NewMetrics(nil)}
 	ctx := context.Background()
 	if _, err := p.Process(ctx, snapshot); err != nil {
 		b.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/loyaltyhooks/loyaltyhooks/cdc"
+	"github.com/loyaltyhooks/loyaltyhooks/config"
 	"github.com/loyaltyhooks/loyaltyhooks/internal/failpoint"
 	"github.com/loyaltyhooks/loyaltyhooks/processor/claim"
 	"github.com/loyaltyhooks/loyaltyhooks/processor/lookup"
@@ -345,4 +346,24 @@ func (p *Pipeline) deadLetter(rec *kgo.Record, reason string, err error) *kgo.Re
 		kgo.RecordHeader{Key: HeaderDeadOffset, Value: []byte(strconv.FormatInt(rec.Offset, 10))},
 	)
 	return &kgo.Record{Topic: p.DeadTopic, Key: rec.Key, Value: rec.Value, Headers: headers}
+}
+
+// NewMemoryPipeline returns a pipeline that needs no outside service: lookups live in its own
+// view, events are written in single-object encoding, and c decides the claims. Benchmarks and
+// the expected-output side of tests run changes through it.
+func NewMemoryPipeline(cfg config.Config, c claim.Claimer) (*Pipeline, error) {
+	dec, err := cdc.NewDecoder(cfg.Source, nil)
+	if err != nil {
+		return nil, err
+	}
+	codec, err := schemas.New()
+	if err != nil {
+		return nil, err
+	}
+	w, err := schemas.NewWriter(context.Background(), codec, nil, "")
+	if err != nil {
+		return nil, err
+	}
+	return &Pipeline{Decoder: dec, Encoder: w, Claimer: c,
+		WebhookTopic: cfg.Topics.Webhooks, DeadTopic: cfg.Topics.CDCDeadLetter, Metrics: NewMetrics(nil)}, nil
 }

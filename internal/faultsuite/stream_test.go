@@ -17,7 +17,6 @@ import (
 	"github.com/loyaltyhooks/loyaltyhooks/internal/simulator"
 	"github.com/loyaltyhooks/loyaltyhooks/processor"
 	"github.com/loyaltyhooks/loyaltyhooks/processor/claim"
-	"github.com/loyaltyhooks/loyaltyhooks/schemas"
 )
 
 // poisonHeader marks the records the suite made unreadable on purpose, with a number; the
@@ -100,20 +99,10 @@ func (s *stream) poisonRecord(rng *rand.Rand, topic string, key, value []byte) *
 // expect runs every record once through the pipeline, claims off, and records what comes out.
 func (s *stream) expect(t testing.TB, cfg config.Config) {
 	t.Helper()
-	dec, err := cdc.NewDecoder(cfg.Source, nil)
+	p, err := processor.NewMemoryPipeline(cfg, claim.EmitAll{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	codec, err := schemas.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := schemas.NewWriter(context.Background(), codec, nil, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &processor.Pipeline{Decoder: dec, Encoder: w, Claimer: claim.EmitAll{},
-		WebhookTopic: cfg.Topics.Webhooks, DeadTopic: cfg.Topics.CDCDeadLetter, Metrics: processor.NewMetrics(nil)}
 	recs := append(append([]*kgo.Record(nil), s.snapshot...), s.live...)
 	offsets := map[string]int64{}
 	for _, r := range recs {
