@@ -50,10 +50,10 @@ func (e *timerEnv) webhooks(ctx context.Context) []webhook {
 		if err != nil {
 			e.t.Fatal(err)
 		}
-		if header(r, processor.HeaderMessageID) != ev.MessageID {
-			e.t.Errorf("%s: message-id header %q", ev.EventName, header(r, processor.HeaderMessageID))
+		if processor.Header(r, processor.HeaderMessageID) != ev.MessageID {
+			e.t.Errorf("%s: message-id header %q", ev.EventName, processor.Header(r, processor.HeaderMessageID))
 		}
-		out = append(out, webhook{Event: *ev, key: string(r.Key), storeHeader: header(r, processor.HeaderStoreCode)})
+		out = append(out, webhook{Event: *ev, key: string(r.Key), storeHeader: processor.Header(r, processor.HeaderStoreCode)})
 	}
 	return out
 }

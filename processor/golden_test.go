@@ -580,10 +580,10 @@ func checkEventsAndReasons(t *testing.T, out []*kgo.Record, events, dead []strin
 	t.Helper()
 	var gotEvents, gotDead []string
 	for _, r := range out {
-		if reason := header(r, processor.HeaderDeadReason); reason != "" {
+		if reason := processor.Header(r, processor.HeaderDeadReason); reason != "" {
 			gotDead = append(gotDead, reason)
 		} else {
-			gotEvents = append(gotEvents, header(r, processor.HeaderEventName))
+			gotEvents = append(gotEvents, processor.Header(r, processor.HeaderEventName))
 		}
 	}
 	if !slices.Equal(gotEvents, events) {
@@ -643,7 +643,7 @@ func (env *goldenEnv) render(t *testing.T, out []*kgo.Record, c *goldenCase, in 
 // fixture writes it.
 func sourceRecord(t *testing.T, dl *kgo.Record, fixtures []fixtureRecord, in []*kgo.Record) *kgo.Record {
 	t.Helper()
-	topic, offset := header(dl, processor.HeaderDeadTopic), header(dl, processor.HeaderDeadOffset)
+	topic, offset := processor.Header(dl, processor.HeaderDeadTopic), processor.Header(dl, processor.HeaderDeadOffset)
 	for i, r := range in {
 		if r.Topic == topic && strconv.FormatInt(r.Offset, 10) == offset {
 			if !bytes.Equal(dl.Key, r.Key) || !bytes.Equal(dl.Value, r.Value) {

@@ -340,14 +340,16 @@ func (p *Processor) countCommitted(out []*kgo.Record) {
 	for _, r := range out {
 		switch r.Topic {
 		case p.cfg.Topics.Webhooks:
-			p.metrics.EventsProduced.WithLabelValues(header(r, HeaderEventName)).Inc()
+			p.metrics.EventsProduced.WithLabelValues(Header(r, HeaderEventName)).Inc()
 		case p.cfg.Topics.CDCDeadLetter:
-			p.metrics.DeadLetters.WithLabelValues(header(r, HeaderDeadReason)).Inc()
+			p.metrics.DeadLetters.WithLabelValues(Header(r, HeaderDeadReason)).Inc()
 		}
 	}
 }
 
-func header(r *kgo.Record, key string) string {
+// Header returns the value of a record's header, "" when it has none: how the processor's own
+// headers (event-name, message-id, store-code, dlq-*) are read back.
+func Header(r *kgo.Record, key string) string {
 	for _, h := range r.Headers {
 		if h.Key == key {
 			return string(h.Value)

@@ -187,15 +187,6 @@ func (e *env) committed(ctx context.Context, topic string) []*kgo.Record {
 	return out
 }
 
-func header(r *kgo.Record, key string) string {
-	for _, h := range r.Headers {
-		if h.Key == key {
-			return string(h.Value)
-		}
-	}
-	return ""
-}
-
 func TestProcessorEndToEnd(t *testing.T) {
 	e := newEnv(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -252,8 +243,8 @@ func TestProcessorEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatalf("webhook record %d/%d: %v", r.Partition, r.Offset, err)
 		}
-		if header(r, processor.HeaderEventName) != ev.EventName || header(r, processor.HeaderMessageID) != ev.MessageID ||
-			header(r, processor.HeaderStoreCode) != "DEFAULT" || ev.StoreCode != "DEFAULT" {
+		if processor.Header(r, processor.HeaderEventName) != ev.EventName || processor.Header(r, processor.HeaderMessageID) != ev.MessageID ||
+			processor.Header(r, processor.HeaderStoreCode) != "DEFAULT" || ev.StoreCode != "DEFAULT" {
 			t.Errorf("headers %v do not match event %s %s %q", r.Headers, ev.EventName, ev.MessageID, ev.StoreCode)
 		}
 		if string(r.Key) != memberID {
@@ -285,8 +276,8 @@ func TestProcessorEndToEnd(t *testing.T) {
 		t.Fatalf("%d dead letters, want 1", len(dead))
 	}
 	d := dead[0]
-	if string(d.Value) != "not json" || header(d, "origin") != "test" || header(d, processor.HeaderDeadReason) != cdc.ReasonUndecodable ||
-		header(d, processor.HeaderDeadTopic) != e.cfg.Source.Topic("member") || header(d, processor.HeaderDeadError) == "" {
+	if string(d.Value) != "not json" || processor.Header(d, "origin") != "test" || processor.Header(d, processor.HeaderDeadReason) != cdc.ReasonUndecodable ||
+		processor.Header(d, processor.HeaderDeadTopic) != e.cfg.Source.Topic("member") || processor.Header(d, processor.HeaderDeadError) == "" {
 		t.Errorf("dead letter: value %q headers %v", d.Value, d.Headers)
 	}
 }

@@ -361,7 +361,7 @@ func TestExpiryTimers(t *testing.T) {
 	e.produce(&kgo.Record{Topic: e.cfg.Topics.Timers, Value: []byte("not a due record")})
 	e.tick(ctx, p, time.Second)
 	e.wantEvents(ctx, fired...)
-	if dead := e.committed(ctx, e.cfg.Topics.CDCDeadLetter); len(dead) != 1 || header(dead[0], processor.HeaderDeadReason) != processor.ReasonBadDueRecord {
+	if dead := e.committed(ctx, e.cfg.Topics.CDCDeadLetter); len(dead) != 1 || processor.Header(dead[0], processor.HeaderDeadReason) != processor.ReasonBadDueRecord {
 		t.Errorf("dead letters %v, want one %s", dead, processor.ReasonBadDueRecord)
 	}
 

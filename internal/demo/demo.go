@@ -278,7 +278,7 @@ func readEvents(ctx context.Context, cfg config.Config, w io.Writer, seen func(t
 		fetches.EachRecord(func(r *kgo.Record) {
 			if r.Topic == cfg.Topics.CDCDeadLetter {
 				seen("", true)
-				fmt.Fprintf(w, "dead-lettered %s: %s\n", header(r, processor.HeaderDeadReason), header(r, processor.HeaderDeadError))
+				fmt.Fprintf(w, "dead-lettered %s: %s\n", processor.Header(r, processor.HeaderDeadReason), processor.Header(r, processor.HeaderDeadError))
 				return
 			}
 			ev, err := reader.Decode(r.Value)
@@ -316,13 +316,4 @@ func total(m map[string]int) int {
 		n += v
 	}
 	return n
-}
-
-func header(r *kgo.Record, key string) string {
-	for _, h := range r.Headers {
-		if h.Key == key {
-			return string(h.Value)
-		}
-	}
-	return ""
 }

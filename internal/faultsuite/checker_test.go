@@ -29,13 +29,13 @@ func (h *harness) read(ctx context.Context) observed {
 	h.t.Helper()
 	o := observed{events: map[string]int{}, names: map[string]string{}, dead: map[string]int{}}
 	for _, r := range h.readTopic(ctx, h.cfg.Topics.Webhooks) {
-		id := header(r, processor.HeaderMessageID)
+		id := processor.Header(r, processor.HeaderMessageID)
 		o.events[id]++
-		o.names[id] = header(r, processor.HeaderEventName)
+		o.names[id] = processor.Header(r, processor.HeaderEventName)
 	}
 	for _, r := range h.readTopic(ctx, h.cfg.Topics.CDCDeadLetter) {
-		o.dead[header(r, poisonHeader)]++
-		if header(r, processor.HeaderDeadReason) == "" {
+		o.dead[processor.Header(r, poisonHeader)]++
+		if processor.Header(r, processor.HeaderDeadReason) == "" {
 			o.deadWithoutReason++
 		}
 	}

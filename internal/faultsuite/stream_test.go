@@ -117,15 +117,15 @@ func (s *stream) expect(t testing.TB, cfg config.Config) {
 	for _, r := range out {
 		switch r.Topic {
 		case cfg.Topics.Webhooks:
-			id := header(r, processor.HeaderMessageID)
+			id := processor.Header(r, processor.HeaderMessageID)
 			if _, dup := s.events[id]; dup {
 				t.Fatalf("the stream yields messageId %s twice without any redelivery", id)
 			}
-			s.events[id] = header(r, processor.HeaderEventName)
+			s.events[id] = processor.Header(r, processor.HeaderEventName)
 		case cfg.Topics.CDCDeadLetter:
-			n := header(r, poisonHeader)
+			n := processor.Header(r, poisonHeader)
 			if !s.poison[n] {
-				t.Fatalf("a record that is not poison was dead-lettered: %s", header(r, processor.HeaderDeadError))
+				t.Fatalf("a record that is not poison was dead-lettered: %s", processor.Header(r, processor.HeaderDeadError))
 			}
 			dead[n] = true
 		}
@@ -143,20 +143,11 @@ func (s *stream) expect(t testing.TB, cfg config.Config) {
 func good(recs []*kgo.Record) []*kgo.Record {
 	var out []*kgo.Record
 	for _, r := range recs {
-		if header(r, poisonHeader) == "" {
+		if processor.Header(r, poisonHeader) == "" {
 			out = append(out, r)
 		}
 	}
 	return out
-}
-
-func header(r *kgo.Record, key string) string {
-	for _, h := range r.Headers {
-		if h.Key == key {
-			return string(h.Value)
-		}
-	}
-	return ""
 }
 
 func (s *stream) String() string {
