@@ -53,17 +53,29 @@ func (s *Store) recordsKey(shard int) string  { return s.deferredKey(shard) + ":
 func (s *Store) holdsKey(row string) string   { return s.deferredKey(Shard(row)) + ":row:" + row }
 
 var (
-	// deferScript stores the next attempt of a deferred change and, at its first deferral, its
-	// hold. KEYS: deferred, records, holds of the row. ARGV: id, due (µs), record, first
-	// ("1"/"0"), hold, hold TTL (ms).
+	// deferScript stores the next attempts of deferred changes of one shard and, at a change's
+	// first deferral, its hold. KEYS: deferred, records, then the holds of the changes' rows.
+	// ARGV: hold TTL (ms), then per change: id, due (µs), record, first ("1"/"0"), hold, the
+	// index in KEYS of its row's holds. One call per shard and batch: a call per change costs
+	// Redis several times the work of the commands themselves.
 	deferScript = redis.NewScript(`
-if ARGV[4] == '1' then
-  if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return 0 end
-  redis.call('HSETNX', KEYS[3], ARGV[1], ARGV[5])
-  redis.call('PEXPIRE', KEYS[3], ARGV[6])
+for i = 2, #ARGV, 6 do
+  local id = ARGV[i]
+  local store = true
+  if ARGV[i+3] == '1' then
+    if redis.call('HEXISTS', KEYS[2], id) == 1 then
+      store = false
+    else
+      local holds = KEYS[tonumber(ARGV[i+5])]
+      redis.call('HSETNX', holds, id, ARGV[i+4])
+      redis.call('PEXPIRE', holds, ARGV[1])
+    end
+  end
+  if store then
+    redis.call('ZADD', KEYS[1], ARGV[i+1], id)
+    redis.call('HSET', KEYS[2], id, ARGV[i+2])
+  end
 end
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 return 1`)
 
 	// takeScript removes the attempts whose due records are written, unless an attempt has
@@ -86,15 +98,36 @@ func (s *Store) Defer(ctx context.Context, deferrals []Deferral, releases []Rele
 		return nil
 	}
 	ttl := strconv.FormatInt(holdTTL.Milliseconds(), 10)
+	type call struct {
+		keys []string
+		args []any
+		rows map[string]int // the index in keys of each row's holds
+	}
+	var calls []*call
+	byShard := map[int]*call{}
+	for _, d := range deferrals {
+		shard := Shard(d.Row)
+		c := byShard[shard]
+		if c == nil {
+			c = &call{keys: []string{s.deferredKey(shard), s.recordsKey(shard)}, args: []any{ttl}, rows: map[string]int{}}
+			byShard[shard] = c
+			calls = append(calls, c)
+		}
+		k, ok := c.rows[d.Row]
+		if !ok {
+			c.keys = append(c.keys, s.holdsKey(d.Row))
+			k = len(c.keys)
+			c.rows[d.Row] = k
+		}
+		first := "0"
+		if d.First {
+			first = "1"
+		}
+		c.args = append(c.args, d.ID, score(d.At), d.Record, first, holdValue(d.Hold), k)
+	}
 	_, err := s.pipeline(ctx, func(pipe redis.Pipeliner) {
-		for _, d := range deferrals {
-			shard := Shard(d.Row)
-			first := "0"
-			if d.First {
-				first = "1"
-			}
-			deferScript.EvalSha(ctx, pipe, []string{s.deferredKey(shard), s.recordsKey(shard), s.holdsKey(d.Row)},
-				d.ID, score(d.At), d.Record, first, holdValue(d.Hold), ttl)
+		for _, c := range calls {
+			deferScript.EvalSha(ctx, pipe, c.keys, c.args...)
 		}
 		for _, r := range releases {
 			pipe.HDel(ctx, s.holdsKey(r.Row), r.ID)
