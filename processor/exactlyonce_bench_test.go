@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -26,6 +29,9 @@ import (
 // after the other in each iteration. kfake is far faster than a real broker, so only the ratio
 // means anything; the absolute rates are for comparing runs on one machine. The claims=off
 // variant runs the processor with claim.EmitAll, to tell the claims' share of the cost.
+//
+// It logs where the processor's time went, by batch phase (loyaltyhooks_processor_batch_phase_
+// seconds); the rest is polling.
 func BenchmarkEndToEnd(b *testing.B) {
 	b.Run("claims=redis", func(b *testing.B) { endToEnd(b) })
 	b.Run("claims=off", func(b *testing.B) { endToEnd(b, processor.WithClaimer(claim.EmitAll{})) })
@@ -71,6 +77,7 @@ func endToEnd(b *testing.B, opts ...processor.Option) {
 	}
 
 	var pass, proc time.Duration
+	phases := make([]float64, len(phaseNames)) // seconds per phase of the processor's batches, summed
 	b.ResetTimer()
 	for i := range b.N {
 		group := fmt.Sprintf("bench-pass-%d", i)
@@ -91,13 +98,28 @@ func endToEnd(b *testing.B, opts ...processor.Option) {
 		}
 		b.StartTimer()
 		proc += timeToCommitAll(b, adm, pcfg.Processor.Group, p.Run)
+		for i, name := range phaseNames {
+			var m dto.Metric
+			if err := p.Metrics().BatchPhaseSeconds.WithLabelValues(name).(prometheus.Histogram).Write(&m); err != nil {
+				b.Fatal(err)
+			}
+			phases[i] += m.GetHistogram().GetSampleSum()
+		}
 	}
 	b.StopTimer()
 	n := float64(b.N * len(recs))
 	b.ReportMetric(n/pass.Seconds(), "passthrough-records/s")
 	b.ReportMetric(n/proc.Seconds(), "processor-records/s")
 	b.ReportMetric(pass.Seconds()/proc.Seconds(), "x-passthrough")
+	var breakdown strings.Builder
+	for i, name := range phaseNames {
+		fmt.Fprintf(&breakdown, " %s %.1f", name, phases[i]*1000/float64(b.N))
+	}
+	b.Logf("processor %.1f ms per run, of which batch phases (ms):%s", proc.Seconds()*1000/float64(b.N), breakdown.String())
 }
+
+// phaseNames are the values of the batch phase metric's label, in order.
+var phaseNames = []string{"decode", "lookups", "holds", "rules", "store", "encode", "defer", "claim", "produce", "commit"}
 
 // timeToCommitAll runs run until the group has committed every change record and returns how
 // long that took.

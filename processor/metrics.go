@@ -1,6 +1,8 @@
 package processor
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/loyaltyhooks/loyaltyhooks/processor/timer"
@@ -25,6 +27,9 @@ type Metrics struct {
 	// RedisUnavailable is 1 while the processor waits for Redis with fetching paused.
 	RedisUnavailable        prometheus.Gauge
 	RedisUnavailableSeconds prometheus.Counter
+	// TopicsHeldForReferences is how many source topics are not fetched while the lookup
+	// topics they need catch up (processor.referenceLag).
+	TopicsHeldForReferences prometheus.Gauge
 	// Changes deferred because a lookup row their events need had not arrived, by what they
 	// waited for: a lookup table, or "order" for an earlier deferred change of the same row.
 	DeferredChanges     *prometheus.CounterVec
@@ -32,6 +37,34 @@ type Metrics struct {
 	DeferredAfterGrace  *prometheus.CounterVec
 	// Timers are the expiry timers' metrics.
 	Timers *timer.Metrics
+	// BatchPhaseSeconds is the time of each phase of a batch (Phase…), where a batch's time goes.
+	BatchPhaseSeconds *prometheus.HistogramVec
+	phases            [phaseCount]prometheus.Observer
+}
+
+// The phases of a batch, in order, as BatchPhaseSeconds labels them.
+const (
+	PhaseDecode  = iota // decoding the records
+	PhaseLookups        // fetching the lookup rows the batch refers to
+	PhaseHolds          // reading the holds of the batch's rows (earlier deferred changes)
+	PhaseRules          // classifying the changes and building the events
+	PhaseStore          // writing back the lookup rows and timers the batch changed
+	PhaseEncode         // encoding the events
+	PhaseDefer          // storing the deferred changes
+	PhaseClaim          // claiming the events' message ids
+	PhaseProduce        // writing the records into the open transaction
+	PhaseCommit         // committing the transaction with the batch's offsets
+	phaseCount
+)
+
+var phaseNames = [phaseCount]string{"decode", "lookups", "holds", "rules", "store", "encode", "defer",
+	"claim", "produce", "commit"}
+
+// phase observes the time since *start as phase's and restarts the clock.
+func (m *Metrics) phase(start *time.Time, phase int) {
+	now := time.Now()
+	m.phases[phase].Observe(now.Sub(*start).Seconds())
+	*start = now
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: not registered).
@@ -88,6 +121,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "loyaltyhooks_processor_redis_unavailable_seconds_total",
 			Help: "Time spent waiting for an unavailable Redis, fetching paused.",
 		}),
+		TopicsHeldForReferences: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "loyaltyhooks_processor_topics_held_for_references",
+			Help: "Source topics not fetched while the lookup topics their triggers need lag more than processor.referenceLag.",
+		}),
 		Rebalances: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "loyaltyhooks_processor_rebalances_total",
 			Help: "Rebalances that changed this instance's partitions, by change (assigned, revoked, lost).",
@@ -110,10 +147,19 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Deferred changes whose events went out after the grace with a lookup row still missing (nulls in its place), by lookup table.",
 		}, []string{"lookup"}),
 	}
+	m.BatchPhaseSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "loyaltyhooks_processor_batch_phase_seconds",
+		Help:    "Time of each phase of a batch: decode, lookups, holds, rules, store, encode, defer, claim, produce, commit.",
+		Buckets: prometheus.ExponentialBuckets(0.0001, 4, 9),
+	}, []string{"phase"})
+	for i, name := range phaseNames {
+		m.phases[i] = m.BatchPhaseSeconds.WithLabelValues(name)
+	}
 	if reg != nil {
+		reg.MustRegister(m.BatchPhaseSeconds)
 		reg.MustRegister(m.Timers.Collectors()...)
 		reg.MustRegister(m.Rebalances, m.AssignedPartitions)
-		reg.MustRegister(m.RedisUnavailable, m.RedisUnavailableSeconds)
+		reg.MustRegister(m.RedisUnavailable, m.RedisUnavailableSeconds, m.TopicsHeldForReferences)
 		reg.MustRegister(m.DeferredChanges, m.DeferredWaitSeconds, m.DeferredAfterGrace)
 		reg.MustRegister(m.RecordsConsumed, m.RecordsSkipped, m.EventsProduced, m.DuplicatesDropped,
 			m.LookupMisses, m.DeadLetters, m.BatchSeconds, m.ClaimSeconds, m.CDCLagSeconds, m.TransactionsAborted)

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -73,13 +75,15 @@ type Pipeline struct {
 	dueView *lookup.View  // the entity rows of a batch's due timers
 	timers  []rules.Timer // the timers the batch's changes set or cancel
 	changes []decoded
-	refs    []lookup.Ref
-	events  []rules.Event
-	owners  []int // index into changes of each event
-	claims  []claim.Claim
-	encoded [][]byte
-	buf     []byte // the batch's record bytes
-	bufSize int    // the last batch's, to size the next
+	// decodedRecs holds what decoding each record of the batch gave, in the batch's order.
+	decodedRecs []decodeResult
+	refs        []lookup.Ref
+	events      []rules.Event
+	owners      []int // index into changes of each event
+	claims      []claim.Claim
+	encoded     [][]byte
+	buf         []byte // the batch's record bytes
+	bufSize     int    // the last batch's, to size the next
 
 	// Deferral state of the batch: the holds of its rows as the batch leaves them, the
 	// deferred changes and the released holds to store, and the changes put off to the end of
@@ -129,8 +133,10 @@ func (p *Pipeline) Process(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 	p.timers, p.deferrals, p.releases, p.holds = p.timers[:0], p.deferrals[:0], p.releases[:0], nil
 	p.putOff, p.later, p.putOffRow = p.putOff[:0], nil, nil
 	var out []*kgo.Record
+	phase := time.Now()
 
-	for _, rec := range recs {
+	decodedRecs := p.decodeAll(ctx, recs)
+	for k, rec := range recs {
 		if rec.Topic == p.TimersTopic {
 			dead, err := p.readDue(ctx, rec)
 			if err != nil {
@@ -141,7 +147,7 @@ func (p *Pipeline) Process(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 			}
 			continue
 		}
-		ch, err := p.Decoder.Decode(ctx, rec)
+		ch, err := decodedRecs[k].change, decodedRecs[k].err
 		switch {
 		case err != nil:
 			// Declared on error only: errors.As takes its address, which puts it on the heap.
@@ -162,6 +168,7 @@ func (p *Pipeline) Process(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 			p.refs = append(p.refs, ref)
 		}
 	}
+	p.Metrics.phase(&phase, PhaseDecode)
 	if err := p.dueReferences(ctx); err != nil {
 		return nil, err
 	}
@@ -170,11 +177,13 @@ func (p *Pipeline) Process(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 			return nil, err
 		}
 	}
+	p.Metrics.phase(&phase, PhaseLookups)
 	if p.defers() {
 		if err := p.fetchHolds(ctx); err != nil {
 			return nil, err
 		}
 	}
+	p.Metrics.phase(&phase, PhaseHolds)
 
 	var lastTs int64
 	for i := range p.changes {
@@ -193,6 +202,7 @@ func (p *Pipeline) Process(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 	if err := p.reclaim(ctx, &out); err != nil {
 		return nil, err
 	}
+	p.Metrics.phase(&phase, PhaseRules)
 	for table, n := range p.view.Misses() {
 		p.Metrics.LookupMisses.WithLabelValues(table).Add(float64(n))
 	}
@@ -210,17 +220,61 @@ func (p *Pipeline) Process(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 	if err := p.writeTimers(ctx); err != nil {
 		return nil, err
 	}
+	p.Metrics.phase(&phase, PhaseStore)
 
 	if err := p.encode(&out); err != nil {
 		return nil, err
 	}
+	p.Metrics.phase(&phase, PhaseEncode)
 	if err := p.writeDeferrals(ctx); err != nil {
 		return nil, err
 	}
+	p.Metrics.phase(&phase, PhaseDefer)
 	if err := p.claim(ctx); err != nil {
 		return nil, err
 	}
+	p.Metrics.phase(&phase, PhaseClaim)
 	return p.emit(out), nil
+}
+
+// decodeChunk is the fewest change records worth a goroutine of their own.
+const decodeChunk = 64
+
+// decodeResult is what decoding one record of the batch gave.
+type decodeResult struct {
+	change *cdc.Change
+	err    error
+}
+
+// decodeAll decodes the batch's change records (not its timers-topic records) on every core:
+// each record decodes on its own, and decoding is most of a batch's work. The results line up
+// with recs.
+func (p *Pipeline) decodeAll(ctx context.Context, recs []*kgo.Record) []decodeResult {
+	if cap(p.decodedRecs) < len(recs) {
+		p.decodedRecs = make([]decodeResult, len(recs))
+	}
+	res := p.decodedRecs[:len(recs)]
+	clear(res)
+	decode := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			if recs[i].Topic != p.TimersTopic {
+				res[i].change, res[i].err = p.Decoder.Decode(ctx, recs[i])
+			}
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(recs)/decodeChunk)
+	if workers <= 1 {
+		decode(0, len(recs))
+		return res
+	}
+	chunk := (len(recs) + workers - 1) / workers
+	var wg sync.WaitGroup
+	for lo := chunk; lo < len(recs); lo += chunk {
+		wg.Go(func() { decode(lo, min(lo+chunk, len(recs))) })
+	}
+	decode(0, chunk)
+	wg.Wait()
+	return res
 }
 
 // applyOne applies the rules to the batch's i-th entry, noting its events, or its dead letter.
