@@ -129,6 +129,10 @@ type Processor struct {
 	// DedupTTL is how long a claimed message id is remembered: longer than Debezium can take to
 	// redeliver a change (its offset flush interval plus a connector outage).
 	DedupTTL time.Duration `mapstructure:"dedupTTL"`
+	// ReferenceLag is how far (records, over its partitions) the topic of a lookup table may lag
+	// before the topics whose triggers need its rows stop being fetched until it catches up;
+	// 0 never holds a topic back.
+	ReferenceLag int64 `mapstructure:"referenceLag"`
 }
 
 // Timers tunes the expiry timers (PointsWillExpire, CouponWillExpire, LevelWillExpire) and the

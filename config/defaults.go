@@ -42,6 +42,7 @@ func Defaults() Config {
 			MaxPollRecords:  1000,
 			ShutdownTimeout: 20 * time.Second,
 			DedupTTL:        7 * 24 * time.Hour,
+			ReferenceLag:    1000,
 		},
 		Timers: Timers{
 			NotificationDays: 10,

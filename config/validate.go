@@ -264,6 +264,9 @@ func (pr Processor) validate(p *problems) {
 	}
 	positive(p, "processor.shutdownTimeout", pr.ShutdownTimeout)
 	positive(p, "processor.dedupTTL", pr.DedupTTL)
+	if pr.ReferenceLag < 0 {
+		p.add("processor.referenceLag", "%d must not be negative", pr.ReferenceLag)
+	}
 }
 
 // maxTimersPerTick keeps one scan's reply, and the arguments of its Redis scripts, small.

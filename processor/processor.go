@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -36,6 +37,8 @@ type Processor struct {
 	// rdb is the Redis of lookups and claims; redisDown is set while it does not answer.
 	rdb       redis.UniversalClient
 	redisDown atomic.Bool
+	// references holds back the topics whose lookup topics lag (nil: never).
+	references *referencesFirst
 }
 
 // Option adjusts a Processor.
@@ -132,7 +135,8 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (*Processor, er
 			TimersTopic:  cfg.Topics.Timers,
 			Late:         lateLookups(cfg.Timers),
 		},
-		ticker: newTicker(cfg, &o, m),
+		ticker:     newTicker(cfg, &o, m),
+		references: newReferencesFirst(cfg, o.log, m.TopicsHeldForReferences),
 	}, nil
 }
 
@@ -190,9 +194,12 @@ func (p *Processor) clientOptions() ([]kgo.Opt, error) {
 		kgo.RebalanceTimeout(c.Kafka.RebalanceTimeout),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+		kgo.OnPartitionsAssigned(func(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
 			p.partitionsChanged("assigned", m)
 			p.ownTimers(m)
+			// Before the new partitions are fetched: a backlog is read lookups first from
+			// its first poll on.
+			p.references.update(ctx, cl, true)
 		}),
 		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 			p.partitionsChanged("revoked", m)
@@ -230,6 +237,7 @@ func (p *Processor) runSession(ctx context.Context) error {
 		return fmt.Errorf("kafka client: %w", err)
 	}
 	defer func() {
+		p.references.release(sess.Client())
 		sess.Close()
 		p.ticker.DisownAll()
 		p.assigned.Store(0)
@@ -244,11 +252,21 @@ func (p *Processor) runSession(ctx context.Context) error {
 	p.log.Info("processor started", "group", p.cfg.Processor.Group, "transactional_id", p.TransactionalID())
 	retry := newBackoff(100*time.Millisecond, 5*time.Second)
 	for {
-		fetches := sess.PollRecords(ctx, p.cfg.Processor.MaxPollRecords)
+		p.references.update(ctx, sess.Client(), false)
+		// While topics are held back the poll is bounded, so that they are let go in time.
+		pollCtx, endPoll := ctx, context.CancelFunc(func() {})
+		if d := p.references.pollTimeout(); d > 0 {
+			pollCtx, endPoll = context.WithTimeout(ctx, d)
+		}
+		fetches := sess.PollRecords(pollCtx, p.cfg.Processor.MaxPollRecords)
+		endPoll()
 		if ctx.Err() != nil || fetches.IsClientClosed() {
 			return nil
 		}
 		fetches.EachError(func(topic string, partition int32, err error) {
+			if pollCtx != ctx && errors.Is(err, context.DeadlineExceeded) {
+				return // the bounded poll ended
+			}
 			p.log.Warn("fetch error", "topic", topic, "partition", partition, "err", err)
 		})
 		recs := fetches.Records()
@@ -293,9 +311,11 @@ func (p *Processor) transact(ctx context.Context, sess *kgo.GroupTransactSession
 		return false, fmt.Errorf("begin transaction: %w", err)
 	}
 	out, perr := p.pipeline.Process(ctx, recs)
+	phase := time.Now()
 	if perr == nil {
 		perr = produce(ctx, sess, out)
 	}
+	p.metrics.phase(&phase, PhaseProduce)
 	if perr == nil && len(out) > 0 {
 		failpoint.Hit(failpoint.AfterProduce)
 	}
@@ -306,6 +326,7 @@ func (p *Processor) transact(ctx context.Context, sess *kgo.GroupTransactSession
 		return false, &transientError{perr}
 	}
 	committed, err := sess.End(ctx, kgo.TryCommit)
+	p.metrics.phase(&phase, PhaseCommit)
 	if err != nil {
 		return false, fmt.Errorf("commit transaction: %w", err)
 	}
@@ -368,7 +389,13 @@ func (p *Processor) awaitRedis(ctx context.Context, cl *kgo.Client) (waited, ok 
 	if cause == nil {
 		return false, true
 	}
-	topics := cl.GetConsumeTopics()
+	// The topics held back for their lookup topics stay held back afterwards.
+	var topics []string
+	for _, t := range cl.GetConsumeTopics() {
+		if !slices.Contains(p.references.heldTopics(), t) {
+			topics = append(topics, t)
+		}
+	}
 	cl.PauseFetchTopics(topics...)
 	p.redisDown.Store(true)
 	p.metrics.RedisUnavailable.Set(1)

@@ -104,3 +104,18 @@ func TriggerSet(table string, names []string) (Triggers, error) {
 	}
 	return set, nil
 }
+
+// Needs returns the lookup tables whose rows the triggers of table require, other than table
+// itself, in sorted order: the tables whose changes should be read before table's.
+func Needs(table string) []string {
+	var out []string
+	for _, ru := range byTable[table] {
+		for _, n := range ru.needs {
+			if n.lookup != table && !slices.Contains(out, n.lookup) {
+				out = append(out, n.lookup)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}

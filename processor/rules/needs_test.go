@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/loyaltyhooks/loyaltyhooks/cdc"
+	"github.com/loyaltyhooks/loyaltyhooks/config"
 	"github.com/loyaltyhooks/loyaltyhooks/processor/lookup"
 )
 
@@ -133,5 +134,49 @@ func TestTriggerSets(t *testing.T) {
 	}
 	if Firing(change("member", cdc.OpRead, nil, memberRow, 1), AllTriggers) != 0 {
 		t.Error("a snapshot read fires")
+	}
+}
+
+func TestNeeds(t *testing.T) {
+	for table, want := range map[string][]string{
+		"tenant":                 nil,
+		"member":                 {"tenant", "tier"},
+		"member_code":            {"member", "tenant"},
+		"wallet":                 {"member", "tenant", "unit_transfer"},
+		"issued_reward":          {"member", "reward", "tenant"},
+		"campaign_effect_result": {"campaign", "member", "tenant"},
+		"transaction":            {"member", "tenant"},
+	} {
+		if got := Needs(table); !slices.Equal(got, want) {
+			t.Errorf("Needs(%s) = %v, want %v", table, got, want)
+		}
+	}
+}
+
+// TestNeedsHaveNoCycle keeps the tables' needs a hierarchy: the processor reads a backlog
+// lookups first by holding a table back while a table it needs lags, which a cycle would stall.
+func TestNeedsHaveNoCycle(t *testing.T) {
+	const (
+		unseen = iota
+		visiting
+		done
+	)
+	state := map[string]int{}
+	var visit func(table string, path []string)
+	visit = func(table string, path []string) {
+		switch state[table] {
+		case visiting:
+			t.Fatalf("tables need each other: %v", append(path, table))
+		case done:
+			return
+		}
+		state[table] = visiting
+		for _, n := range Needs(table) {
+			visit(n, append(path, table))
+		}
+		state[table] = done
+	}
+	for _, table := range config.LogicalTables {
+		visit(table, nil)
 	}
 }
