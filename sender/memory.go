@@ -66,18 +66,8 @@ func (m *memory) run(ctx context.Context) {
 			m.flush()
 			return
 		case op := <-m.ops:
-			batch = append(batch[:0], op)
+			m.exec(ctx, m.gather(append(batch[:0], op)))
 		}
-	gather:
-		for len(batch) < maxPipeline {
-			select {
-			case op := <-m.ops:
-				batch = append(batch, op)
-			default:
-				break gather
-			}
-		}
-		m.exec(ctx, batch)
 	}
 }
 
@@ -86,21 +76,25 @@ func (m *memory) flush() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	for {
-		var batch []*memoryOp
-	gather:
-		for len(batch) < maxPipeline {
-			select {
-			case op := <-m.ops:
-				batch = append(batch, op)
-			default:
-				break gather
-			}
-		}
+		batch := m.gather(nil)
 		if len(batch) == 0 || ctx.Err() != nil {
 			return
 		}
 		m.exec(ctx, batch)
 	}
+}
+
+// gather appends to batch the operations queued now, up to a pipeline's worth, without waiting.
+func (m *memory) gather(batch []*memoryOp) []*memoryOp {
+	for len(batch) < maxPipeline {
+		select {
+		case op := <-m.ops:
+			batch = append(batch, op)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 // group is the operations of one batch on one key.
