@@ -54,19 +54,21 @@ func (s *Store) holdsKey(row string) string   { return s.deferredKey(Shard(row))
 
 var (
 	// deferScript stores the next attempts of deferred changes of one shard and, at a change's
-	// first deferral, its hold. KEYS: deferred, records, then the holds of the changes' rows.
-	// ARGV: hold TTL (ms), then per change: id, due (µs), record, first ("1"/"0"), hold, the
-	// index in KEYS of its row's holds. One call per shard and batch: a call per change costs
-	// Redis several times the work of the commands themselves.
+	// first deferral, its hold. KEYS: deferred, records, then per change the holds of its row.
+	// ARGV: hold TTL (ms), then per change: id, due (µs), record, first ("1"/"0"), hold. One
+	// call per shard and batch: a call per change costs Redis several times the work of the
+	// commands themselves.
 	deferScript = redis.NewScript(`
-for i = 2, #ARGV, 6 do
+local k = 2
+for i = 2, #ARGV, 5 do
+  k = k + 1
   local id = ARGV[i]
   local store = true
   if ARGV[i+3] == '1' then
     if redis.call('HEXISTS', KEYS[2], id) == 1 then
       store = false
     else
-      local holds = KEYS[tonumber(ARGV[i+5])]
+      local holds = KEYS[k]
       redis.call('HSETNX', holds, id, ARGV[i+4])
       redis.call('PEXPIRE', holds, ARGV[1])
     end
@@ -101,7 +103,6 @@ func (s *Store) Defer(ctx context.Context, deferrals []Deferral, releases []Rele
 	type call struct {
 		keys []string
 		args []any
-		rows map[string]int // the index in keys of each row's holds
 	}
 	var calls []*call
 	byShard := map[int]*call{}
@@ -109,21 +110,16 @@ func (s *Store) Defer(ctx context.Context, deferrals []Deferral, releases []Rele
 		shard := Shard(d.Row)
 		c := byShard[shard]
 		if c == nil {
-			c = &call{keys: []string{s.deferredKey(shard), s.recordsKey(shard)}, args: []any{ttl}, rows: map[string]int{}}
+			c = &call{keys: []string{s.deferredKey(shard), s.recordsKey(shard)}, args: []any{ttl}}
 			byShard[shard] = c
 			calls = append(calls, c)
-		}
-		k, ok := c.rows[d.Row]
-		if !ok {
-			c.keys = append(c.keys, s.holdsKey(d.Row))
-			k = len(c.keys)
-			c.rows[d.Row] = k
 		}
 		first := "0"
 		if d.First {
 			first = "1"
 		}
-		c.args = append(c.args, d.ID, score(d.At), d.Record, first, holdValue(d.Hold), k)
+		c.keys = append(c.keys, s.holdsKey(d.Row))
+		c.args = append(c.args, d.ID, score(d.At), d.Record, first, holdValue(d.Hold))
 	}
 	_, err := s.pipeline(ctx, func(pipe redis.Pipeliner) {
 		for _, c := range calls {
