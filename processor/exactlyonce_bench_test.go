@@ -77,7 +77,7 @@ func endToEnd(b *testing.B, opts ...processor.Option) {
 	}
 
 	var pass, proc time.Duration
-	phases := make([]float64, len(phaseNames)) // seconds per phase of the processor's batches, summed
+	var phases [len(processor.PhaseNames)]float64 // seconds per phase of the processor's batches, summed
 	b.ResetTimer()
 	for i := range b.N {
 		group := fmt.Sprintf("bench-pass-%d", i)
@@ -98,7 +98,7 @@ func endToEnd(b *testing.B, opts ...processor.Option) {
 		}
 		b.StartTimer()
 		proc += timeToCommitAll(b, adm, pcfg.Processor.Group, p.Run)
-		for i, name := range phaseNames {
+		for i, name := range processor.PhaseNames {
 			var m dto.Metric
 			if err := p.Metrics().BatchPhaseSeconds.WithLabelValues(name).(prometheus.Histogram).Write(&m); err != nil {
 				b.Fatal(err)
@@ -112,14 +112,11 @@ func endToEnd(b *testing.B, opts ...processor.Option) {
 	b.ReportMetric(n/proc.Seconds(), "processor-records/s")
 	b.ReportMetric(pass.Seconds()/proc.Seconds(), "x-passthrough")
 	var breakdown strings.Builder
-	for i, name := range phaseNames {
+	for i, name := range processor.PhaseNames {
 		fmt.Fprintf(&breakdown, " %s %.1f", name, phases[i]*1000/float64(b.N))
 	}
 	b.Logf("processor %.1f ms per run, of which batch phases (ms):%s", proc.Seconds()*1000/float64(b.N), breakdown.String())
 }
-
-// phaseNames are the values of the batch phase metric's label, in order.
-var phaseNames = []string{"decode", "lookups", "holds", "rules", "store", "encode", "defer", "claim", "produce", "commit"}
 
 // timeToCommitAll runs run until the group has committed every change record and returns how
 // long that took.

@@ -37,27 +37,29 @@ type Metrics struct {
 	DeferredAfterGrace  *prometheus.CounterVec
 	// Timers are the expiry timers' metrics.
 	Timers *timer.Metrics
-	// BatchPhaseSeconds is the time of each phase of a batch (Phase…), where a batch's time goes.
+	// BatchPhaseSeconds is the time of each phase of a batch (PhaseNames), where a batch's time
+	// goes.
 	BatchPhaseSeconds *prometheus.HistogramVec
 	phases            [phaseCount]prometheus.Observer
 }
 
-// The phases of a batch, in order, as BatchPhaseSeconds labels them.
+// The phases of a batch, in order; PhaseNames gives their BatchPhaseSeconds labels.
 const (
-	PhaseDecode  = iota // decoding the records
-	PhaseLookups        // fetching the lookup rows the batch refers to
-	PhaseHolds          // reading the holds of the batch's rows (earlier deferred changes)
-	PhaseRules          // classifying the changes and building the events
-	PhaseStore          // writing back the lookup rows and timers the batch changed
-	PhaseEncode         // encoding the events
-	PhaseDefer          // storing the deferred changes
-	PhaseClaim          // claiming the events' message ids
-	PhaseProduce        // writing the records into the open transaction
-	PhaseCommit         // committing the transaction with the batch's offsets
+	phaseDecode  = iota // decoding the records
+	phaseLookups        // fetching the lookup rows the batch refers to
+	phaseHolds          // reading the holds of the batch's rows (earlier deferred changes)
+	phaseRules          // classifying the changes and building the events
+	phaseStore          // writing back the lookup rows and timers the batch changed
+	phaseEncode         // encoding the events
+	phaseDefer          // storing the deferred changes
+	phaseClaim          // claiming the events' message ids
+	phaseProduce        // writing the records into the open transaction
+	phaseCommit         // committing the transaction with the batch's offsets
 	phaseCount
 )
 
-var phaseNames = [phaseCount]string{"decode", "lookups", "holds", "rules", "store", "encode", "defer",
+// PhaseNames are the values of BatchPhaseSeconds' phase label, in the order of a batch.
+var PhaseNames = [phaseCount]string{"decode", "lookups", "holds", "rules", "store", "encode", "defer",
 	"claim", "produce", "commit"}
 
 // phase observes the time since *start as phase's and restarts the clock.
@@ -152,7 +154,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Help:    "Time of each phase of a batch: decode, lookups, holds, rules, store, encode, defer, claim, produce, commit.",
 		Buckets: prometheus.ExponentialBuckets(0.0001, 4, 9),
 	}, []string{"phase"})
-	for i, name := range phaseNames {
+	for i, name := range PhaseNames {
 		m.phases[i] = m.BatchPhaseSeconds.WithLabelValues(name)
 	}
 	if reg != nil {

@@ -168,7 +168,7 @@ func (p *Pipeline) Process(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 			p.refs = append(p.refs, ref)
 		}
 	}
-	p.Metrics.phase(&phase, PhaseDecode)
+	p.Metrics.phase(&phase, phaseDecode)
 	if err := p.dueReferences(ctx); err != nil {
 		return nil, err
 	}
@@ -177,13 +177,13 @@ func (p *Pipeline) Process(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 			return nil, err
 		}
 	}
-	p.Metrics.phase(&phase, PhaseLookups)
+	p.Metrics.phase(&phase, phaseLookups)
 	if p.defers() {
 		if err := p.fetchHolds(ctx); err != nil {
 			return nil, err
 		}
 	}
-	p.Metrics.phase(&phase, PhaseHolds)
+	p.Metrics.phase(&phase, phaseHolds)
 
 	var lastTs int64
 	for i := range p.changes {
@@ -202,7 +202,7 @@ func (p *Pipeline) Process(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 	if err := p.reclaim(ctx, &out); err != nil {
 		return nil, err
 	}
-	p.Metrics.phase(&phase, PhaseRules)
+	p.Metrics.phase(&phase, phaseRules)
 	for table, n := range p.view.Misses() {
 		p.Metrics.LookupMisses.WithLabelValues(table).Add(float64(n))
 	}
@@ -220,20 +220,20 @@ func (p *Pipeline) Process(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 	if err := p.writeTimers(ctx); err != nil {
 		return nil, err
 	}
-	p.Metrics.phase(&phase, PhaseStore)
+	p.Metrics.phase(&phase, phaseStore)
 
 	if err := p.encode(&out); err != nil {
 		return nil, err
 	}
-	p.Metrics.phase(&phase, PhaseEncode)
+	p.Metrics.phase(&phase, phaseEncode)
 	if err := p.writeDeferrals(ctx); err != nil {
 		return nil, err
 	}
-	p.Metrics.phase(&phase, PhaseDefer)
+	p.Metrics.phase(&phase, phaseDefer)
 	if err := p.claim(ctx); err != nil {
 		return nil, err
 	}
-	p.Metrics.phase(&phase, PhaseClaim)
+	p.Metrics.phase(&phase, phaseClaim)
 	return p.emit(out), nil
 }
 

@@ -315,7 +315,7 @@ func (p *Processor) transact(ctx context.Context, sess *kgo.GroupTransactSession
 	if perr == nil {
 		perr = produce(ctx, sess, out)
 	}
-	p.metrics.phase(&phase, PhaseProduce)
+	p.metrics.phase(&phase, phaseProduce)
 	if perr == nil && len(out) > 0 {
 		failpoint.Hit(failpoint.AfterProduce)
 	}
@@ -326,7 +326,7 @@ func (p *Processor) transact(ctx context.Context, sess *kgo.GroupTransactSession
 		return false, &transientError{perr}
 	}
 	committed, err := sess.End(ctx, kgo.TryCommit)
-	p.metrics.phase(&phase, PhaseCommit)
+	p.metrics.phase(&phase, phaseCommit)
 	if err != nil {
 		return false, fmt.Errorf("commit transaction: %w", err)
 	}
@@ -389,10 +389,12 @@ func (p *Processor) awaitRedis(ctx context.Context, cl *kgo.Client) (waited, ok 
 	if cause == nil {
 		return false, true
 	}
-	// The topics held back for their lookup topics stay held back afterwards.
+	// Only the topics not paused already, and only those resume: the others stay as they were
+	// (held back for their lookup topics).
 	var topics []string
+	paused := cl.PauseFetchTopics()
 	for _, t := range cl.GetConsumeTopics() {
-		if !slices.Contains(p.references.heldTopics(), t) {
+		if !slices.Contains(paused, t) {
 			topics = append(topics, t)
 		}
 	}

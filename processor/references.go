@@ -166,13 +166,3 @@ func (r *referencesFirst) release(cl *kgo.Client) {
 	r.apply(cl, nil, nil)
 	r.checked = time.Time{}
 }
-
-// heldTopics returns the topics held back now.
-func (r *referencesFirst) heldTopics() []string {
-	if r == nil {
-		return nil
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.held)
-}
