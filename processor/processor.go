@@ -51,6 +51,7 @@ type options struct {
 	registry *sr.Client
 	claimer  claim.Claimer
 	kopts    []kgo.Opt
+	local    bool
 	// clock judges and paces the expiry timers; timerScanHook runs inside each timer scan.
 	clock         timer.Clock
 	timerScanHook func()
@@ -71,6 +72,12 @@ func WithRegistry(c *sr.Client) Option { return func(o *options) { o.registry = 
 
 // WithClaimer sets how events are deduplicated (default: claims in Redis).
 func WithClaimer(c claim.Claimer) Option { return func(o *options) { o.claimer = c } }
+
+// WithLocalState keeps lookup rows in the process's memory and sets no timers and defers no
+// changes: a batch's work without its Redis round trips (claims still go to the claimer). It is
+// for measuring the processor's own cost, as BenchmarkEndToEnd's redis=off variant does, not for
+// use: nothing is shared between instances or kept across restarts, and no expiry event fires.
+func WithLocalState() Option { return func(o *options) { o.local = true } }
 
 // WithKafkaOptions appends client options, e.g. a dialer for tests.
 func WithKafkaOptions(opts ...kgo.Opt) Option {
@@ -116,7 +123,7 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (*Processor, er
 		c.Observe = func(d time.Duration) { m.ClaimSeconds.Observe(d.Seconds()) }
 		o.claimer = c
 	}
-	return &Processor{
+	p := &Processor{
 		cfg:     cfg,
 		rdb:     o.redis,
 		log:     o.log,
@@ -137,7 +144,11 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (*Processor, er
 		},
 		ticker:     newTicker(cfg, &o, m),
 		references: newReferencesFirst(cfg, o.log, m.TopicsHeldForReferences),
-	}, nil
+	}
+	if o.local {
+		p.pipeline.Lookups, p.pipeline.Timers, p.pipeline.Late = nil, nil, nil
+	}
+	return p, nil
 }
 
 // Metrics returns the processor's metrics.
