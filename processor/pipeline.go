@@ -164,7 +164,7 @@ func (p *Pipeline) Process(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 		p.Metrics.RecordsConsumed.WithLabelValues(ch.Table).Inc()
 		p.changes = append(p.changes, decoded{rec: rec, change: ch})
 		p.refs = rules.References(ch, p.refs)
-		if ref, ok := lookup.RefOf(ch); ok {
+		if ref, ok := lookup.Stored(ch); ok {
 			p.refs = append(p.refs, ref)
 		}
 	}

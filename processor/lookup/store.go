@@ -61,8 +61,7 @@ func Record(v *View, ch *cdc.Change) bool {
 	return false
 }
 
-// RefOf returns the lookup row a change to a lookup table writes, so a batch can fetch what is
-// stored of it before recording the change.
+// RefOf returns the lookup row a change to a lookup table writes.
 func RefOf(ch *cdc.Change) (Ref, bool) {
 	keyCol, ok := Tables[ch.Table]
 	if !ok {
@@ -73,6 +72,18 @@ func RefOf(ch *cdc.Change) (Ref, bool) {
 		key = ch.KeyText()
 	}
 	return Ref{ch.Table, key}, key != ""
+}
+
+// Stored returns the lookup row a change needs from the store before it is recorded: its own
+// row, when its after image has columns Debezium reports as unavailable, which keep the stored
+// value (see Record). A change that carries its row whole needs nothing fetched for it.
+func Stored(ch *cdc.Change) (Ref, bool) {
+	if ch.After == nil || !slices.ContainsFunc(ch.After.Columns, func(c cdc.Column) bool {
+		return c.Value.Kind == cdc.Unavailable
+	}) {
+		return Ref{}, false
+	}
+	return RefOf(ch)
 }
 
 // completed returns after with its unavailable columns filled from before, then from stored; it

@@ -138,3 +138,53 @@ func TestRecordKeepsKnownValues(t *testing.T) {
 		t.Fatalf("unknown value became kind %d", k)
 	}
 }
+
+// TestStoredOnlyForUnavailableColumns checks that a change asks the store for its own row only
+// when its after image leaves a column unavailable, and that the value stored by an earlier
+// batch then fills that column.
+func TestStoredOnlyForUnavailableColumns(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	store := lookup.NewStore(srv.Client(), "lh-test:")
+	transfer := func(pending bool, cause cdc.Value) *cdc.Row {
+		return &cdc.Row{Columns: []cdc.Column{
+			{Name: "transfer_id", Value: cdc.StringValue("t-1")},
+			{Name: "pending", Value: cdc.BoolValue(pending)},
+			{Name: "action_cause", Value: cause},
+		}}
+	}
+	ins := &cdc.Change{Table: "unit_transfer", Op: cdc.OpCreate, After: transfer(true, cdc.JSONValue(`{"campaignId":"c-1"}`))}
+	if ref, ok := lookup.Stored(ins); ok {
+		t.Fatalf("an insert with its row whole asks for %v", ref)
+	}
+	whole := &cdc.Change{Table: "unit_transfer", Op: cdc.OpUpdate, Before: ins.After, After: transfer(false, cdc.JSONValue(`{}`))}
+	if ref, ok := lookup.Stored(whole); ok {
+		t.Fatalf("an update with its row whole asks for %v", ref)
+	}
+	if ref, ok := lookup.Stored(&cdc.Change{Table: "order", Op: cdc.OpUpdate, After: transfer(false, cdc.UnavailableValue())}); ok {
+		t.Fatalf("a change to a table that is not a lookup table asks for %v", ref)
+	}
+
+	v := lookup.NewView()
+	lookup.Record(v, ins)
+	if err := store.Flush(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+
+	// The next batch: an update whose action_cause is unavailable in both images.
+	upd := &cdc.Change{Table: "unit_transfer", Op: cdc.OpUpdate,
+		Before: transfer(true, cdc.UnavailableValue()), After: transfer(false, cdc.UnavailableValue())}
+	ref, ok := lookup.Stored(upd)
+	if want := (lookup.Ref{Table: "unit_transfer", Key: "t-1"}); !ok || ref != want {
+		t.Fatalf("Stored = %v, %v; want %v", ref, ok, want)
+	}
+	v = lookup.NewView()
+	if err := store.Fetch(ctx, v, []lookup.Ref{ref}); err != nil {
+		t.Fatal(err)
+	}
+	lookup.Record(v, upd)
+	row := v.Row("unit_transfer", "t-1")
+	if got := row.Get("action_cause").Str; got != `{"campaignId":"c-1"}` || row.Get("pending").Bool() {
+		t.Fatalf("row after the update: %+v", row)
+	}
+}
