@@ -163,7 +163,7 @@ func TestLateMember(t *testing.T) {
 	if n, sum := observed(t, m.DeferredWaitSeconds.WithLabelValues("member")); n != 2 || sum != 2 {
 		t.Errorf("waits for a member: %d observed, %v s in all; want the change and its copy, 1 s each", n, sum)
 	}
-	if n := counter(t, m.DuplicatesDropped); n != 1 {
+	if n := awaitCounter(ctx, t, 1, m.DuplicatesDropped); n != 1 {
 		t.Errorf("%v duplicates dropped, want the redelivered copy's event", n)
 	}
 	if n := counter(t, m.DeferredAfterGrace.WithLabelValues("member")) + counter(t, m.LookupMisses.WithLabelValues("member")); n != 0 {

@@ -87,7 +87,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"trigger"}),
 		DuplicatesDropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "loyaltyhooks_processor_duplicates_dropped_total",
-			Help: "Events dropped because their message id was already claimed by another change.",
+			Help: "Events dropped because their message id was already claimed by another change, counted when their batch commits.",
 		}),
 		LookupMisses: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "loyaltyhooks_processor_lookup_misses_total",

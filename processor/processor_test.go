@@ -5,14 +5,18 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/loyaltyhooks/loyaltyhooks/cdc"
 	"github.com/loyaltyhooks/loyaltyhooks/config"
@@ -102,6 +106,12 @@ func row(cols ...any) *cdc.Row {
 // change produces one Debezium JSON change record and returns it, placed.
 func (e *env) change(table string, op cdc.Op, key string, before, after *cdc.Row) *kgo.Record {
 	e.t.Helper()
+	return e.produce(e.record(table, op, key, before, after))
+}
+
+// record encodes one Debezium JSON change record, the next in the log, without producing it.
+func (e *env) record(table string, op cdc.Op, key string, before, after *cdc.Row) *kgo.Record {
+	e.t.Helper()
 	e.lsn += 8
 	ch := &cdc.Change{Table: table, Op: op, Before: before, After: after,
 		Key:    row(keyColumn(table), key),
@@ -114,7 +124,7 @@ func (e *env) change(table string, op cdc.Op, key string, before, after *cdc.Row
 	if err != nil {
 		e.t.Fatalf("encode %s change: %v", table, err)
 	}
-	return e.produce(&kgo.Record{Topic: topic, Key: k, Value: v})
+	return &kgo.Record{Topic: topic, Key: k, Value: v}
 }
 
 // produce writes a record and returns it with its partition and offset.
@@ -279,5 +289,81 @@ func TestProcessorEndToEnd(t *testing.T) {
 	if string(d.Value) != "not json" || processor.Header(d, "origin") != "test" || processor.Header(d, processor.HeaderDeadReason) != cdc.ReasonUndecodable ||
 		processor.Header(d, processor.HeaderDeadTopic) != e.cfg.Source.Topic("member") || processor.Header(d, processor.HeaderDeadError) == "" {
 		t.Errorf("dead letter: value %q headers %v", d.Value, d.Headers)
+	}
+}
+
+// TestDuplicatesCountedOnceAfterAnAbort: a batch whose produce fails is aborted and polled again.
+// The duplicate it drops is counted once, when the batch commits, not once per attempt.
+func TestDuplicatesCountedOnceAfterAnAbort(t *testing.T) {
+	e := newEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	p, err := processor.New(ctx, e.cfg, processor.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	var runErr error
+	wg.Go(func() { runErr = p.Run(runCtx) })
+
+	member := func(email string) *cdc.Row {
+		return row("member_id", memberID, "tenant_id", tenantID, "active", true, "first_name", "Ada",
+			"last_name", "Lovelace", "email", email)
+	}
+	e.change("tenant", cdc.OpRead, tenantID, nil, row("tenant_id", tenantID, "code", "DEFAULT", "name", "Default store"))
+	inserted := e.change("member", cdc.OpCreate, memberID, nil, member("ada@example.com"))
+	e.caughtUp(ctx)
+
+	// The processor's next produce fails, once: its only transactional writes are webhooks here.
+	var failed atomic.Int32
+	e.cluster.ControlKey(int16(kmsg.Produce), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		req := kreq.(*kmsg.ProduceRequest)
+		if req.TransactionID == nil { // the test's own producer; the processor's is transactional
+			return nil, nil, false
+		}
+		resp := req.ResponseKind().(*kmsg.ProduceResponse)
+		for _, rt := range req.Topics {
+			st := kmsg.NewProduceResponseTopic()
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewProduceResponseTopicPartition()
+				sp.Partition, sp.ErrorCode = rp.Partition, kerr.InvalidRecord.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		failed.Add(1)
+		return resp, nil, true
+	})
+	// Debezium redelivers the insert beside a new change; one produce, one partition (both keyed
+	// by the member), so the processor reads them in one batch.
+	copied := &kgo.Record{Topic: inserted.Topic, Key: inserted.Key, Value: inserted.Value}
+	updated := e.record("member", cdc.OpUpdate, memberID, member("ada@example.com"), member("ada@example.org"))
+	if err := e.cl.ProduceSync(ctx, copied, updated).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	e.caughtUp(ctx)
+	stop()
+	wg.Wait()
+	if runErr != nil {
+		t.Fatal(runErr)
+	}
+
+	if n := failed.Load(); n != 1 {
+		t.Fatalf("%d produce requests failed, want 1", n)
+	}
+	if n := counter(t, p.Metrics().TransactionsAborted.WithLabelValues("transient")); n != 1 {
+		t.Fatalf("%v transactions aborted, want the batch with the copy", n)
+	}
+	if n := counter(t, p.Metrics().DuplicatesDropped); n != 1 {
+		t.Errorf("%v duplicates dropped, want the copy counted once", n)
+	}
+	var got []string
+	for _, r := range e.committed(ctx, e.cfg.Topics.Webhooks) {
+		got = append(got, processor.Header(r, processor.HeaderEventName))
+	}
+	if want := []string{"CustomerRegistered", "CustomerUpdated"}; !slices.Equal(got, want) {
+		t.Errorf("webhooks %v, want %v", got, want)
 	}
 }
