@@ -152,6 +152,33 @@ func keyColumn(table string) string {
 	return table + "_id"
 }
 
+// runProcessor runs p until the returned stop is called; stop waits for Run to return and fails
+// the test on its error.
+func runProcessor(ctx context.Context, t *testing.T, p *processor.Processor) (stop func()) {
+	runCtx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	var runErr error
+	wg.Go(func() { runErr = p.Run(runCtx) })
+	return func() {
+		t.Helper()
+		cancel()
+		wg.Wait()
+		if runErr != nil {
+			t.Fatal(runErr)
+		}
+	}
+}
+
+// run starts a processor on the env, its log discarded; see runProcessor for stop.
+func (e *env) run(ctx context.Context) (p *processor.Processor, stop func()) {
+	e.t.Helper()
+	p, err := processor.New(ctx, e.cfg, processor.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return p, runProcessor(ctx, e.t, p)
+}
+
 // caughtUp waits until the processor's group has committed every change record.
 func (e *env) caughtUp(ctx context.Context) {
 	e.t.Helper()
@@ -202,14 +229,7 @@ func TestProcessorEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 
-	p, err := processor.New(ctx, e.cfg, processor.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	var runErr error
-	wg.Go(func() { runErr = p.Run(runCtx) })
+	_, stop := e.run(ctx)
 
 	// The snapshot feeds the lookups and fires nothing.
 	e.change("tenant", cdc.OpRead, tenantID, nil, row("tenant_id", tenantID, "code", "DEFAULT", "name", "Default store"))
@@ -237,10 +257,6 @@ func TestProcessorEndToEnd(t *testing.T) {
 	e.change("member", cdc.OpDelete, memberID, member("ada@example.org", silver, true), nil)
 	e.caughtUp(ctx)
 	stop()
-	wg.Wait()
-	if runErr != nil {
-		t.Fatal(runErr)
-	}
 
 	codec, err := schemas.New()
 	if err != nil {
@@ -298,14 +314,7 @@ func TestDuplicatesCountedOnceAfterAnAbort(t *testing.T) {
 	e := newEnv(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	p, err := processor.New(ctx, e.cfg, processor.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	var runErr error
-	wg.Go(func() { runErr = p.Run(runCtx) })
+	p, stop := e.run(ctx)
 
 	member := func(email string) *cdc.Row {
 		return row("member_id", memberID, "tenant_id", tenantID, "active", true, "first_name", "Ada",
@@ -345,10 +354,6 @@ func TestDuplicatesCountedOnceAfterAnAbort(t *testing.T) {
 	}
 	e.caughtUp(ctx)
 	stop()
-	wg.Wait()
-	if runErr != nil {
-		t.Fatal(runErr)
-	}
 
 	if n := failed.Load(); n != 1 {
 		t.Fatalf("%d produce requests failed, want 1", n)

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -91,10 +90,7 @@ func TestProcessorOnSecuredServices(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runCtx, stop := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	var runErr error
-	wg.Go(func() { runErr = p.Run(runCtx) })
+	stop := runProcessor(ctx, t, p)
 
 	logs.WaitFor(ctx, t, `kafka broker `+cluster.ListenAddrs()[0]+`: SASL SCRAM-SHA-256 login as \"loyalty\" refused`)
 	logs.WaitFor(ctx, t, "rebuilding it")
@@ -112,10 +108,6 @@ func TestProcessorOnSecuredServices(t *testing.T) {
 		"first_name", "Ada", "email", "ada@example.com", "level_id", bronze))
 	e.caughtUp(ctx)
 	stop()
-	wg.Wait()
-	if runErr != nil {
-		t.Fatal(runErr)
-	}
 
 	// The events went out Avro-encoded with the registry's ids; reading them needs the registry.
 	registry, err := connect.Registry(cfg.SchemaRegistry)
