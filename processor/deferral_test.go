@@ -108,8 +108,9 @@ func memberCodeRow(code, member, purpose string) *cdc.Row {
 // its CustomerWasRegisteredWithoutActivation carries the member's email and phone, with the
 // message id it would have had at once. A copy Debezium redelivered meanwhile gives no second
 // event.
-func TestLateMember(t *testing.T) {
-	e := newTimerEnv(t)
+func TestLateMember(t *testing.T) { lateMember(t, newTimerEnv(t)) }
+
+func lateMember(t *testing.T, e *timerEnv) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	e.snapshot()

@@ -48,18 +48,23 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvOn(t, redistest.Start(t).URL())
+}
+
+// newEnvOn is newEnv with its Redis at redisURL: a Redis Cluster, for one.
+func newEnvOn(t *testing.T, redisURL string) *env {
+	t.Helper()
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.GroupMinSessionTimeout(time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(cluster.Close)
-	redis := redistest.Start(t)
 
 	cfg := config.Defaults()
 	cfg.Kafka.Brokers = cluster.ListenAddrs()
 	cfg.Kafka.SessionTimeout = 6 * time.Second
 	cfg.Kafka.RebalanceTimeout = 3 * time.Second
-	cfg.Redis.URL = redis.URL()
+	cfg.Redis.URL = redisURL
 	cfg.Redis.KeyPrefix = "it:"
 	cfg.Processor.InstanceID = "it-1"
 	if err := cfg.Validate(); err != nil {

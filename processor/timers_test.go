@@ -13,11 +13,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/loyaltyhooks/loyaltyhooks/cdc"
+	"github.com/loyaltyhooks/loyaltyhooks/internal/connect"
 	"github.com/loyaltyhooks/loyaltyhooks/processor"
 	"github.com/loyaltyhooks/loyaltyhooks/processor/rules"
 	"github.com/loyaltyhooks/loyaltyhooks/processor/timer"
@@ -72,13 +72,14 @@ type timerEnv struct {
 	store *timer.Store
 }
 
-func newTimerEnv(t *testing.T) *timerEnv {
-	e := newEnv(t)
-	opts, err := redis.ParseURL(e.cfg.Redis.URL)
+func newTimerEnv(t *testing.T) *timerEnv { return timerEnvOf(t, newEnv(t)) }
+
+// timerEnvOf adds the timer tests' clock and views of Redis to e.
+func timerEnvOf(t *testing.T, e *env) *timerEnv {
+	rdb, err := connect.Redis(e.cfg.Redis)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rdb := redis.NewClient(opts)
 	t.Cleanup(func() { _ = rdb.Close() })
 	// An admin client made once the topics exist: the env's own cached their absence.
 	cl, err := kgo.NewClient(kgo.SeedBrokers(e.cfg.Kafka.Brokers...))
@@ -299,8 +300,9 @@ func (e *timerEnv) snapshot() {
 		"email", "m@example.com", "phone", nil, "loyalty_card_number", "CARD-1", "level_id", bronze))
 }
 
-func TestExpiryTimers(t *testing.T) {
-	e := newTimerEnv(t)
+func TestExpiryTimers(t *testing.T) { expiryTimers(t, newTimerEnv(t)) }
+
+func expiryTimers(t *testing.T, e *timerEnv) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	e.snapshot()

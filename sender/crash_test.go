@@ -10,16 +10,19 @@ import (
 	"os/exec"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/loyaltyhooks/loyaltyhooks/cdc"
 	"github.com/loyaltyhooks/loyaltyhooks/config"
 	"github.com/loyaltyhooks/loyaltyhooks/internal/debezium"
+	"github.com/loyaltyhooks/loyaltyhooks/internal/redistest"
 	"github.com/loyaltyhooks/loyaltyhooks/sender"
 )
 
@@ -114,7 +117,16 @@ func (e *env) childEnvironment() []string {
 // A sender killed while a delivery is in flight, after it delivered the rest but before it
 // committed anything, is replaced by one that reads everything again: the delivery cut short is
 // made again, and nothing already delivered is sent twice.
-func TestCrashMidDeliveryLosesAndRepeatsNothing(t *testing.T) {
+func TestCrashMidDeliveryLosesAndRepeatsNothing(t *testing.T) { crashMidDelivery(t, "") }
+
+// TestCrashMidDeliveryOnRedisCluster is the same with the delivered memory on a real three-node
+// Redis Cluster.
+func TestCrashMidDeliveryOnRedisCluster(t *testing.T) {
+	crashMidDelivery(t, redistest.StartCluster(t, 3).URL())
+}
+
+// crashMidDelivery runs the crash with Redis at redisURL ("": a private redis-server).
+func crashMidDelivery(t *testing.T, redisURL string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	const events, cut = 20, 107
@@ -138,7 +150,7 @@ func TestCrashMidDeliveryLosesAndRepeatsNothing(t *testing.T) {
 		acked[id]++
 		mu.Unlock()
 	})
-	e := newEnv(t, func(c *config.Config) { c.Sender.CommitInterval = time.Hour })
+	e := newEnv(t, func(c *config.Config) { c.Sender.CommitInterval, c.Redis.URL = time.Hour, redisURL })
 	e.subscribeInTable(rc.URL+"/hooks", true)
 	for i := range events {
 		e.publish(event(100 + i))
@@ -162,14 +174,9 @@ func TestCrashMidDeliveryLosesAndRepeatsNothing(t *testing.T) {
 	}
 	// Kill once every other delivery is remembered and the groups are stable (PITFALLS: a member
 	// killed during a join can stall a kfake group).
-	rdb := e.redis.Client()
 	waitFor(ctx, t, "19 deliveries remembered", func() bool {
-		keys, err := rdb.Keys(ctx, e.cfg.Redis.KeyPrefix+"sender:delivered:*").Result()
-		remembered := int64(0)
-		for _, k := range keys {
-			remembered += rdb.HLen(ctx, k).Val()
-		}
-		return err == nil && remembered == events-1
+		n, err := e.remembered(ctx)
+		return err == nil && n == events-1
 	})
 	adm := kadm.NewClient(e.cl)
 	waitFor(ctx, t, "stable groups", func() bool {
@@ -216,6 +223,35 @@ func TestCrashMidDeliveryLosesAndRepeatsNothing(t *testing.T) {
 		}
 		verifySignatures(t, r, newSecret)
 	}
+}
+
+// remembered counts the deliveries the senders' memory holds, on every node of a cluster.
+func (e *env) remembered(ctx context.Context) (int64, error) {
+	var n atomic.Int64
+	count := func(ctx context.Context, c *redis.Client) error {
+		keys, err := c.Keys(ctx, e.cfg.Redis.KeyPrefix+"sender:delivered:*").Result()
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			l, err := c.HLen(ctx, k).Result()
+			if err != nil {
+				return err
+			}
+			n.Add(l)
+		}
+		return nil
+	}
+	var err error
+	switch c := e.rdb.(type) {
+	case *redis.ClusterClient:
+		err = c.ForEachMaster(ctx, count)
+	case *redis.Client:
+		err = count(ctx, c)
+	default:
+		err = fmt.Errorf("redis client %T", e.rdb)
+	}
+	return n.Load(), err
 }
 
 // waitFor polls cond until it holds or ctx ends.

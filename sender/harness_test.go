@@ -16,24 +16,27 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/loyaltyhooks/loyaltyhooks/config"
+	"github.com/loyaltyhooks/loyaltyhooks/internal/connect"
 	"github.com/loyaltyhooks/loyaltyhooks/internal/redistest"
 	"github.com/loyaltyhooks/loyaltyhooks/schemas"
 	"github.com/loyaltyhooks/loyaltyhooks/sender"
 	"github.com/loyaltyhooks/loyaltyhooks/topology"
 )
 
-// env is one in-process broker, one private redis-server and a configuration pointing at both,
+// env is one in-process broker, one private redis-server (or the Redis configure names) and a
+// configuration pointing at both,
 // with the topology created.
 type env struct {
 	t      testing.TB
 	cfg    config.Config
 	cl     *kgo.Client
-	redis  *redistest.Server
+	rdb    redis.UniversalClient // a client of the Redis cfg names: one server or a cluster
 	codec  *schemas.Codec
 	writer *schemas.Writer
 }
@@ -52,13 +55,12 @@ func newEnv(t testing.TB, configure func(*config.Config)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(cluster.Close)
-	redis := redistest.Start(t)
 
 	cfg := config.Defaults()
 	cfg.Kafka.Brokers = cluster.ListenAddrs()
 	cfg.Kafka.SessionTimeout = 3 * time.Second
 	cfg.Kafka.RebalanceTimeout = time.Second
-	cfg.Redis.URL = redis.URL()
+	cfg.Redis.URL = "" // a private redis-server, unless configure names another Redis
 	cfg.Redis.KeyPrefix = "it:"
 	cfg.Processor.InstanceID = "it"
 	cfg.Topology.WebhookPartitions = 3
@@ -70,6 +72,9 @@ func newEnv(t testing.TB, configure func(*config.Config)) *env {
 	cfg.Sender.ShutdownTimeout = 5 * time.Second
 	if configure != nil {
 		configure(&cfg)
+	}
+	if cfg.Redis.URL == "" {
+		cfg.Redis.URL = redistest.Start(t).URL()
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
@@ -90,7 +95,12 @@ func newEnv(t testing.TB, configure func(*config.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, cfg: cfg, cl: cl, redis: redis, codec: codec, writer: writer}
+	rdb, err := connect.Redis(cfg.Redis)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rdb.Close() })
+	return &env{t: t, cfg: cfg, cl: cl, rdb: rdb, codec: codec, writer: writer}
 }
 
 func memberID(i int) string  { return fmt.Sprintf("5d2c3a10-7b8e-4f5a-9c1d-%012d", i) }

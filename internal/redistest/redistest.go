@@ -26,6 +26,7 @@ type Server struct {
 	port int
 	t    testing.TB
 	sec  Secured
+	more []string // further command line options (cluster mode)
 }
 
 // Secured makes a server require TLS, an ACL user, or both.
@@ -96,7 +97,7 @@ func (s *Server) args() []string {
 		args = append(args, "--user", "default", "off",
 			"--user", s.sec.User, "on", ">"+s.sec.Password, "~*", "&*", "+@all")
 	}
-	return args
+	return append(args, s.more...)
 }
 
 func (s *Server) start() {
