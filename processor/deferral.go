@@ -206,10 +206,10 @@ func (p *Pipeline) late(i int) ([]rules.Event, error) {
 	p.release(row, id, d.retry != nil)
 	if d.retry != nil {
 		for _, w := range d.retry.Waiting {
-			p.Metrics.DeferredWaitSeconds.WithLabelValues(w).Observe(now.Sub(since).Seconds())
+			p.counts.observe(p.Metrics.DeferredWaitSeconds.WithLabelValues(w), now.Sub(since).Seconds())
 		}
 		for _, table := range tables(missing) {
-			p.Metrics.DeferredAfterGrace.WithLabelValues(table).Inc()
+			p.counts.inc(p.Metrics.DeferredAfterGrace.WithLabelValues(table))
 		}
 	}
 	return evs, nil
@@ -384,7 +384,7 @@ func (p *Pipeline) writeDeferrals(ctx context.Context) error {
 			Record: timer.Due{Kind: timer.KindDeferred, Deferred: pd.def}.Encode()})
 		if d.retry == nil {
 			for _, w := range pd.def.Waiting {
-				p.Metrics.DeferredChanges.WithLabelValues(w).Inc()
+				p.counts.inc(p.Metrics.DeferredChanges.WithLabelValues(w))
 			}
 		}
 	}

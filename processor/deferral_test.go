@@ -99,6 +99,22 @@ func observed(t *testing.T, h prometheus.Observer) (uint64, float64) {
 	return m.GetHistogram().GetSampleCount(), m.GetHistogram().GetSampleSum()
 }
 
+// awaitObserved waits until a histogram has at least want samples, or ctx ends, and returns its
+// count and sum: a batch's observations are made when it commits (see awaitCounter).
+func awaitObserved(ctx context.Context, t *testing.T, want uint64, h prometheus.Observer) (uint64, float64) {
+	t.Helper()
+	for {
+		n, sum := observed(t, h)
+		if n >= want || ctx.Err() != nil {
+			return n, sum
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
 func memberCodeRow(code, member, purpose string) *cdc.Row {
 	return row("code_id", code, "tenant_id", tenantID, "member_id", member, "purpose", purpose,
 		"code", "tok-"+code, "code_number", "123456")
@@ -155,13 +171,13 @@ func lateMember(t *testing.T, e *timerEnv) {
 	}
 	m := p.Metrics()
 	// The copy waited for the member too; copies of one change do not hold each other.
-	if n := counter(t, m.DeferredChanges.WithLabelValues("member")); n != 2 {
+	if n := awaitCounter(ctx, t, 2, m.DeferredChanges.WithLabelValues("member")); n != 2 {
 		t.Errorf("%v changes deferred for their member, want the change and its copy", n)
 	}
 	if n := counter(t, m.DeferredChanges.WithLabelValues("order")); n != 0 {
 		t.Errorf("%v changes held behind an earlier one, want none", n)
 	}
-	if n, sum := observed(t, m.DeferredWaitSeconds.WithLabelValues("member")); n != 2 || sum != 2 {
+	if n, sum := awaitObserved(ctx, t, 2, m.DeferredWaitSeconds.WithLabelValues("member")); n != 2 || sum != 2 {
 		t.Errorf("waits for a member: %d observed, %v s in all; want the change and its copy, 1 s each", n, sum)
 	}
 	if n := awaitCounter(ctx, t, 1, m.DuplicatesDropped); n != 1 {
@@ -217,7 +233,7 @@ func TestLateTransfer(t *testing.T) {
 		t.Fatal("the wallet updates are not both waiting")
 	}
 	m := p.Metrics()
-	if a, b := counter(t, m.DeferredChanges.WithLabelValues("unit_transfer")), counter(t, m.DeferredChanges.WithLabelValues("order")); a != 1 || b != 1 {
+	if a, b := awaitCounter(ctx, t, 1, m.DeferredChanges.WithLabelValues("unit_transfer")), awaitCounter(ctx, t, 1, m.DeferredChanges.WithLabelValues("order")); a != 1 || b != 1 {
 		t.Errorf("deferred for their transfer %v, behind an earlier change %v; want 1 and 1", a, b)
 	}
 
@@ -271,7 +287,7 @@ func TestLateTenant(t *testing.T) {
 	if len(ws) != 1 || ws[0].EventName != rules.CustomerRegistered || ws[0].StoreCode != "C" || ws[0].storeHeader != "C" {
 		t.Fatalf("events %v, store %q", ws, ws[0].StoreCode)
 	}
-	if n, sum := observed(t, p.Metrics().DeferredWaitSeconds.WithLabelValues("tenant")); n != 1 || sum != 3 {
+	if n, sum := awaitObserved(ctx, t, 1, p.Metrics().DeferredWaitSeconds.WithLabelValues("tenant")); n != 1 || sum != 3 {
 		t.Errorf("waits for a tenant: %d observed, %v s; want one of 3 s", n, sum)
 	}
 }
@@ -307,13 +323,13 @@ func TestLookupNeverComes(t *testing.T) {
 		t.Errorf("data %v, store %q", ws[0].Data, ws[0].StoreCode)
 	}
 	m := p.Metrics()
-	if n := counter(t, m.DeferredAfterGrace.WithLabelValues("member")); n != 1 {
+	if n := awaitCounter(ctx, t, 1, m.DeferredAfterGrace.WithLabelValues("member")); n != 1 {
 		t.Errorf("%v emissions after the grace counted for member, want 1", n)
 	}
-	if n := counter(t, m.LookupMisses.WithLabelValues("member")); n < 1 {
+	if n := awaitCounter(ctx, t, 1, m.LookupMisses.WithLabelValues("member")); n < 1 {
 		t.Errorf("%v member misses counted", n)
 	}
-	if n, sum := observed(t, m.DeferredWaitSeconds.WithLabelValues("member")); n != 1 || sum != 30 {
+	if n, sum := awaitObserved(ctx, t, 1, m.DeferredWaitSeconds.WithLabelValues("member")); n != 1 || sum != 30 {
 		t.Errorf("waits: %d observed, %v s; want one of 30 s", n, sum)
 	}
 	if e.waiting(ctx, "member_code/"+code, rec) {

@@ -72,7 +72,9 @@ type Pipeline struct {
 	Late *LateLookups
 
 	view    *lookup.View
-	dueView *lookup.View  // the entity rows of a batch's due timers
+	dueView *lookup.View // the entity rows of a batch's due timers
+	// counts holds what the batch counts until its transaction commits (see Committed).
+	counts  batchCounts
 	timers  []rules.Timer // the timers the batch's changes set or cancel
 	changes []decoded
 	// decodedRecs holds what decoding each record of the batch gave, in the batch's order.
@@ -81,7 +83,6 @@ type Pipeline struct {
 	events      []rules.Event
 	owners      []int // index into changes of each event
 	claims      []claim.Claim
-	dropped     int // the batch's events dropped as duplicates, counted when it commits
 	encoded     [][]byte
 	buf         []byte // the batch's record bytes
 	bufSize     int    // the last batch's, to size the next
@@ -133,7 +134,7 @@ func (p *Pipeline) Process(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 	p.changes, p.refs, p.events, p.owners = p.changes[:0], p.refs[:0], p.events[:0], p.owners[:0]
 	p.timers, p.deferrals, p.releases, p.holds = p.timers[:0], p.deferrals[:0], p.releases[:0], nil
 	p.putOff, p.later, p.putOffRow = p.putOff[:0], nil, nil
-	p.dropped = 0
+	p.counts.drop() // an earlier batch's that did not commit
 	var out []*kgo.Record
 	phase := time.Now()
 
@@ -160,10 +161,10 @@ func (p *Pipeline) Process(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 			out = append(out, p.deadLetter(rec, poison.Reason, err))
 			continue
 		case ch == nil:
-			p.Metrics.RecordsSkipped.WithLabelValues(rec.Topic).Inc()
+			p.counts.inc(p.Metrics.RecordsSkipped.WithLabelValues(rec.Topic))
 			continue
 		}
-		p.Metrics.RecordsConsumed.WithLabelValues(ch.Table).Inc()
+		p.counts.inc(p.Metrics.RecordsConsumed.WithLabelValues(ch.Table))
 		p.changes = append(p.changes, decoded{rec: rec, change: ch})
 		p.refs = rules.References(ch, p.refs)
 		if ref, ok := lookup.Stored(ch); ok {
@@ -206,7 +207,7 @@ func (p *Pipeline) Process(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 	}
 	p.Metrics.phase(&phase, phaseRules)
 	for table, n := range p.view.Misses() {
-		p.Metrics.LookupMisses.WithLabelValues(table).Add(float64(n))
+		p.counts.add(p.Metrics.LookupMisses.WithLabelValues(table), float64(n))
 	}
 	if lastTs > 0 && p.Now != nil {
 		p.Metrics.CDCLagSeconds.Set(p.Now().Sub(time.UnixMilli(lastTs)).Seconds())
@@ -238,6 +239,10 @@ func (p *Pipeline) Process(ctx context.Context, recs []*kgo.Record) ([]*kgo.Reco
 	p.Metrics.phase(&phase, phaseClaim)
 	return p.emit(out), nil
 }
+
+// Committed counts what the last batch counted: the transaction that wrote its records
+// committed. Counts of a batch that did not commit are dropped by the next Process.
+func (p *Pipeline) Committed() { p.counts.count() }
 
 // decodeChunk is the fewest change records worth a goroutine of their own.
 const decodeChunk = 64
@@ -350,7 +355,7 @@ func (p *Pipeline) claim(ctx context.Context) error {
 }
 
 // emit appends the webhook records of the claimed events, carved from per-batch slabs, and
-// notes how many were dropped as duplicates.
+// counts the others as duplicates.
 func (p *Pipeline) emit(out []*kgo.Record) []*kgo.Record {
 	n := 0
 	for i := range p.claims {
@@ -358,7 +363,9 @@ func (p *Pipeline) emit(out []*kgo.Record) []*kgo.Record {
 			n++
 		}
 	}
-	p.dropped = len(p.claims) - n
+	if n < len(p.claims) {
+		p.counts.add(p.Metrics.DuplicatesDropped, float64(len(p.claims)-n))
+	}
 	if n == 0 {
 		return out
 	}

@@ -367,10 +367,10 @@ func produce(ctx context.Context, sess *kgo.GroupTransactSession, out []*kgo.Rec
 	return nil
 }
 
-// countCommitted counts what a committed transaction wrote, and the duplicates its batch dropped:
-// a batch polled again after an abort is counted once.
+// countCommitted counts what a committed transaction wrote, and what its batch counted: a batch
+// polled again after an abort is counted once.
 func (p *Processor) countCommitted(out []*kgo.Record) {
-	p.metrics.DuplicatesDropped.Add(float64(p.pipeline.dropped))
+	p.pipeline.Committed()
 	for _, r := range out {
 		switch r.Topic {
 		case p.cfg.Topics.Webhooks:

@@ -314,7 +314,8 @@ func TestProcessorEndToEnd(t *testing.T) {
 }
 
 // TestDuplicatesCountedOnceAfterAnAbort: a batch whose produce fails is aborted and polled again.
-// The duplicate it drops is counted once, when the batch commits, not once per attempt.
+// The duplicate it drops, like the records it reads, is counted once, when the batch commits,
+// not once per attempt.
 func TestDuplicatesCountedOnceAfterAnAbort(t *testing.T) {
 	e := newEnv(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -368,6 +369,9 @@ func TestDuplicatesCountedOnceAfterAnAbort(t *testing.T) {
 	}
 	if n := counter(t, p.Metrics().DuplicatesDropped); n != 1 {
 		t.Errorf("%v duplicates dropped, want the copy counted once", n)
+	}
+	if n := counter(t, p.Metrics().RecordsConsumed.WithLabelValues("member")); n != 3 {
+		t.Errorf("%v member records consumed, want the insert, its copy and the update counted once", n)
 	}
 	var got []string
 	for _, r := range e.committed(ctx, e.cfg.Topics.Webhooks) {

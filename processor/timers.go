@@ -169,13 +169,13 @@ func (p *Pipeline) apply(i int) ([]rules.Event, error) {
 func (p *Pipeline) expire(d *decoded) ([]rules.Event, error) {
 	t := rules.Timer{Trigger: d.due.Trigger, Tenant: d.due.Tenant, Entity: d.due.Entity, ExpiresAt: d.due.ExpiresAt}
 	if !p.now().Before(t.ExpiresAt) {
-		p.Metrics.Timers.Stale.WithLabelValues(t.Trigger).Inc()
+		p.counts.inc(p.Metrics.Timers.Stale.WithLabelValues(t.Trigger))
 		return p.events, nil
 	}
 	src := schemas.Source{Topic: d.rec.Topic, Partition: d.rec.Partition, Offset: d.rec.Offset}
 	evs, fired, err := rules.Expire(t, src, d.due.DueAt, p.view, p.events)
 	if err == nil && !fired {
-		p.Metrics.Timers.Stale.WithLabelValues(t.Trigger).Inc()
+		p.counts.inc(p.Metrics.Timers.Stale.WithLabelValues(t.Trigger))
 	}
 	return evs, err
 }
@@ -200,8 +200,8 @@ func (p *Pipeline) writeTimers(ctx context.Context) error {
 	if err := p.Timers.Write(ctx, ts); err != nil {
 		return err
 	}
-	p.Metrics.Timers.Writes.WithLabelValues("schedule").Add(float64(len(ts) - cancels))
-	p.Metrics.Timers.Writes.WithLabelValues("cancel").Add(float64(cancels))
+	p.counts.add(p.Metrics.Timers.Writes.WithLabelValues("schedule"), float64(len(ts)-cancels))
+	p.counts.add(p.Metrics.Timers.Writes.WithLabelValues("cancel"), float64(cancels))
 	return nil
 }
 
