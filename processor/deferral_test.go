@@ -100,19 +100,14 @@ func observed(t *testing.T, h prometheus.Observer) (uint64, float64) {
 }
 
 // awaitObserved waits until a histogram has at least want samples, or ctx ends, and returns its
-// count and sum: a batch's observations are made when it commits (see awaitCounter).
-func awaitObserved(ctx context.Context, t *testing.T, want uint64, h prometheus.Observer) (uint64, float64) {
+// count and sum.
+func awaitObserved(ctx context.Context, t *testing.T, want uint64, h prometheus.Observer) (n uint64, sum float64) {
 	t.Helper()
-	for {
-		n, sum := observed(t, h)
-		if n >= want || ctx.Err() != nil {
-			return n, sum
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+	awaitMetric(ctx, func() bool {
+		n, sum = observed(t, h)
+		return n >= want
+	})
+	return n, sum
 }
 
 func memberCodeRow(code, member, purpose string) *cdc.Row {

@@ -180,23 +180,30 @@ func counter(t *testing.T, c prometheus.Counter) float64 {
 	return m.GetCounter().GetValue()
 }
 
-// awaitCounter waits until the counters add up to at least want, or ctx ends, and returns their
-// sum: some counts are made when a batch commits, just after the commit is visible to readers.
-func awaitCounter(ctx context.Context, t *testing.T, want float64, cs ...prometheus.Counter) float64 {
-	t.Helper()
-	for {
-		var n float64
-		for _, c := range cs {
-			n += counter(t, c)
-		}
-		if n >= want || ctx.Err() != nil {
-			return n
-		}
+// awaitMetric polls reached until it holds or ctx ends: a batch's counts are made when it
+// commits, just after the commit is visible to readers.
+func awaitMetric(ctx context.Context, reached func() bool) {
+	for !reached() && ctx.Err() == nil {
 		select {
 		case <-ctx.Done():
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// awaitCounter waits until the counters add up to at least want, or ctx ends, and returns their
+// sum.
+func awaitCounter(ctx context.Context, t *testing.T, want float64, cs ...prometheus.Counter) float64 {
+	t.Helper()
+	var n float64
+	awaitMetric(ctx, func() bool {
+		n = 0
+		for _, c := range cs {
+			n += counter(t, c)
+		}
+		return n >= want
+	})
+	return n
 }
 
 // tick moves the clock by d, waits until p has scanned at the new time, then until every due
