@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -44,44 +45,85 @@ func BenchmarkEndToEnd(b *testing.B) {
 	})
 }
 
-func endToEnd(b *testing.B, opts ...processor.Option) {
+// benchBroker is what the end-to-end benchmarks run on: an in-process broker with the topology
+// and a pass-through topic, a private redis-server, and a configuration pointing at both.
+type benchBroker struct {
+	cfg config.Config
+	cl  *kgo.Client
+	adm *kadm.Client
+	rdb *redis.Client
+}
+
+// passTopic is where the pass-through writes.
+const passTopic = "bench.passthrough"
+
+func newBenchBroker(b *testing.B) *benchBroker {
+	b.Helper()
 	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.GroupMinSessionTimeout(time.Second))
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(cluster.Close)
 	srv := redistest.Start(b)
-	rdb := srv.Client()
 	cfg := config.Defaults()
 	cfg.Kafka.Brokers = cluster.ListenAddrs()
 	cfg.Kafka.SessionTimeout, cfg.Kafka.RebalanceTimeout = 6*time.Second, 3*time.Second
 	cfg.Redis.URL = srv.URL()
 	cfg.Processor.InstanceID = "bench-1"
+	setup, err := kgo.NewClient(kgo.SeedBrokers(cfg.Kafka.Brokers...))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer setup.Close()
+	ctx := context.Background()
+	if _, err := topology.CreateMissing(ctx, kadm.NewClient(setup), topology.FromConfig(cfg)); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := kadm.NewClient(setup).CreateTopic(ctx, 6, -1, nil, passTopic); err != nil {
+		b.Fatal(err)
+	}
+	// A client made once the topics exist: the setup client cached their absence.
 	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Kafka.Brokers...))
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(cl.Close)
-	adm := kadm.NewClient(cl)
-	ctx := context.Background()
-	if _, err := topology.CreateMissing(ctx, adm, topology.FromConfig(cfg)); err != nil {
-		b.Fatal(err)
-	}
-	const passTopic = "bench.passthrough"
-	if _, err := adm.CreateTopic(ctx, 6, -1, nil, passTopic); err != nil {
-		b.Fatal(err)
-	}
-	snapshot, live := simulated(b, cfg, 8000)
-	recs := append(snapshot, live...)
+	return &benchBroker{cfg: cfg, cl: cl, adm: kadm.NewClient(cl), rdb: srv.Client()}
+}
+
+// produce writes copies of recs (their topic, key and value) in batches of 1000.
+func (bb *benchBroker) produce(b *testing.B, recs []*kgo.Record) {
+	b.Helper()
 	for lo := 0; lo < len(recs); lo += 1000 {
 		var batch []*kgo.Record
 		for _, r := range recs[lo:min(lo+1000, len(recs))] {
 			batch = append(batch, &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value})
 		}
-		if err := cl.ProduceSync(ctx, batch...).FirstErr(); err != nil {
+		if err := bb.cl.ProduceSync(context.Background(), batch...).FirstErr(); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+// newProcessor builds a processor of its own group on the broker, its log discarded.
+func (bb *benchBroker) newProcessor(b *testing.B, group string, opts ...processor.Option) (*processor.Processor, config.Config) {
+	b.Helper()
+	cfg := bb.cfg
+	cfg.Processor.Group = group
+	p, err := processor.New(context.Background(), cfg,
+		append(opts, processor.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return p, cfg
+}
+
+func endToEnd(b *testing.B, opts ...processor.Option) {
+	bb := newBenchBroker(b)
+	cfg, adm, rdb, ctx := bb.cfg, bb.adm, bb.rdb, context.Background()
+	snapshot, live := simulated(b, cfg, 8000)
+	recs := append(snapshot, live...)
+	bb.produce(b, recs)
 
 	var pass, proc time.Duration
 	var phases [len(processor.PhaseNames)]float64 // seconds per phase of the processor's batches, summed
@@ -96,13 +138,7 @@ func endToEnd(b *testing.B, opts ...processor.Option) {
 		if err := rdb.FlushAll(ctx).Err(); err != nil { // every iteration claims anew
 			b.Fatal(err)
 		}
-		pcfg := cfg
-		pcfg.Processor.Group = fmt.Sprintf("bench-proc-%d", i)
-		p, err := processor.New(ctx, pcfg,
-			append(opts, processor.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))...)
-		if err != nil {
-			b.Fatal(err)
-		}
+		p, pcfg := bb.newProcessor(b, fmt.Sprintf("bench-proc-%d", i), opts...)
 		b.StartTimer()
 		proc += timeToCommitAll(b, adm, pcfg.Processor.Group, p.Run)
 		for i, name := range processor.PhaseNames {
@@ -202,7 +238,7 @@ func passThrough(ctx context.Context, cfg config.Config, group, out string) erro
 			return err
 		}
 		for _, r := range recs {
-			sess.Produce(ctx, &kgo.Record{Topic: out, Key: r.Key, Value: r.Value, Headers: r.Headers}, nil)
+			sess.Produce(ctx, &kgo.Record{Topic: out, Key: r.Key, Value: r.Value, Headers: r.Headers, Timestamp: r.Timestamp}, nil)
 		}
 		if _, err := sess.End(ctx, kgo.TryCommit); err != nil {
 			return err

@@ -171,7 +171,7 @@ func (e *timerEnv) ownsAll(ctx context.Context, p *running) {
 }
 
 // counter reads a counter's value.
-func counter(t *testing.T, c prometheus.Counter) float64 {
+func counter(t testing.TB, c prometheus.Counter) float64 {
 	t.Helper()
 	var m dto.Metric
 	if err := c.Write(&m); err != nil {
