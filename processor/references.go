@@ -26,6 +26,10 @@ import (
 // needs form a hierarchy (rules.Needs; a test keeps it free of cycles), so the topics that need
 // nothing are never held back and a backlog drains level by level.
 //
+// When partitions are assigned, a lookup topic that lags at all, however little, is read up to
+// where it ended then before the topics that need it: a small lookup topic (tier, tenant) never
+// lags more than the limit, yet its rows come in a later poll than the changes that need them.
+//
 // Holding a topic back is pausing its fetches: kgo drops what it buffered of it and fetches it
 // again from the same offset when it resumes, so nothing is skipped. Within a partition the
 // order is kept as ever; a change merely sees its lookup rows as they are later, which it may
@@ -40,6 +44,9 @@ type referencesFirst struct {
 	mu      sync.Mutex
 	held    []string // the topics held back now, sorted
 	checked time.Time
+	// targets are, per lookup topic that lagged when partitions were last assigned, the end
+	// offsets it had then: until the group has read up to them, its dependents wait.
+	targets map[string]map[int32]int64
 }
 
 const (
@@ -110,13 +117,34 @@ func (r *referencesFirst) update(ctx context.Context, cl *kgo.Client, force bool
 		r.log.Debug("reading the group's lag to read lookups first", "err", err)
 		return
 	}
-	behind := map[string]int64{} // topic → its lag, for the topics over the limit
-	for topic, ps := range lag.Lag {
-		var n int64
-		for _, p := range ps {
-			n += max(p.Lag, 0)
+	if force {
+		r.targets = map[string]map[int32]int64{}
+		for _, needs := range r.waitsFor {
+			for _, topic := range needs {
+				for partition, p := range lag.Lag[topic] {
+					if p.Lag > 0 {
+						if r.targets[topic] == nil {
+							r.targets[topic] = map[int32]int64{}
+						}
+						r.targets[topic][partition] = p.End.Offset
+					}
+				}
+			}
 		}
-		if n > r.lag {
+	}
+	behind := map[string]int64{} // topic → its lag, for the topics over the limit or short of their target
+	for topic, ps := range lag.Lag {
+		var n, short int64
+		for partition, p := range ps {
+			n += max(p.Lag, 0)
+			if end, ok := r.targets[topic][partition]; ok {
+				short += max(p.Lag-(p.End.Offset-end), 0) // what is left to read of the records there then
+			}
+		}
+		if short == 0 {
+			delete(r.targets, topic)
+		}
+		if n > r.lag || short > 0 {
 			behind[topic] = n
 		}
 	}

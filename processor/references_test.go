@@ -17,14 +17,15 @@ import (
 // TestBacklogReadsLookupsFirst: a backlog whose member_code changes need members that come at
 // the end of the member topic's backlog, read in batches of 50. Held back while the member topic
 // lags, the member_code topic is read once the members are in: no change waits, every event
-// carries its member. With processor.referenceLag 0 the same backlog defers changes — what the
-// hold saves.
+// carries its member. The backlog is also read lookups first with a limit far above its lag: at
+// assignment, a lookup topic that lags at all is read up to its end of then first. With
+// processor.referenceLag 0 the same backlog defers changes — what the hold saves.
 func TestBacklogReadsLookupsFirst(t *testing.T) {
 	const members, codes = 600, 40
 	for _, tc := range []struct {
 		referenceLag int64
 		deferred     bool
-	}{{referenceLag: 20}, {referenceLag: 0, deferred: true}} {
+	}{{referenceLag: 20}, {referenceLag: 100_000}, {referenceLag: 0, deferred: true}} {
 		t.Run(fmt.Sprintf("referenceLag=%d", tc.referenceLag), func(t *testing.T) {
 			e := newTimerEnv(t)
 			e.cfg.Processor.MaxPollRecords = 50
