@@ -131,6 +131,7 @@ type Processor struct {
 	DedupTTL time.Duration `mapstructure:"dedupTTL"`
 	// ReferenceLag is how far (records, over its partitions) the topic of a lookup table may lag
 	// before the topics whose triggers need its rows stop being fetched until it catches up;
+	// after an assignment they also wait until a topic lagging less has read what it had then.
 	// 0 never holds a topic back.
 	ReferenceLag int64 `mapstructure:"referenceLag"`
 }

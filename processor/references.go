@@ -26,9 +26,11 @@ import (
 // needs form a hierarchy (rules.Needs; a test keeps it free of cycles), so the topics that need
 // nothing are never held back and a backlog drains level by level.
 //
-// When partitions are assigned, a lookup topic that lags at all, however little, is read up to
-// where it ended then before the topics that need it: a small lookup topic (tier, tenant) never
-// lags more than the limit, yet its rows come in a later poll than the changes that need them.
+// When partitions are assigned, a lookup topic that lags, but no more than the limit, is read up
+// to where it ended then before the topics that need it: a small lookup topic (tier, tenant)
+// never lags more than the limit, yet its rows come in a later poll than the changes that need
+// them. (A topic over the limit is let go at the limit as ever, so that its last records are
+// read while its dependents start.)
 //
 // Holding a topic back is pausing its fetches: kgo drops what it buffered of it and fetches it
 // again from the same offset when it resumes, so nothing is skipped. Within a partition the
@@ -44,8 +46,9 @@ type referencesFirst struct {
 	mu      sync.Mutex
 	held    []string // the topics held back now, sorted
 	checked time.Time
-	// targets are, per lookup topic that lagged when partitions were last assigned, the end
-	// offsets it had then: until the group has read up to them, its dependents wait.
+	// targets are, per lookup topic that lagged no more than the limit when partitions were last
+	// assigned, the end offsets it had then: until the group has read up to them, its
+	// dependents wait.
 	targets map[string]map[int32]int64
 }
 
@@ -121,22 +124,20 @@ func (r *referencesFirst) update(ctx context.Context, cl *kgo.Client, force bool
 		r.targets = map[string]map[int32]int64{}
 		for _, needs := range r.waitsFor {
 			for _, topic := range needs {
+				if n := topicLag(lag.Lag[topic]); n == 0 || n > r.lag {
+					continue // nothing to read, or held by the limit (it lets the last of it overlap)
+				}
+				r.targets[topic] = map[int32]int64{}
 				for partition, p := range lag.Lag[topic] {
-					if p.Lag > 0 {
-						if r.targets[topic] == nil {
-							r.targets[topic] = map[int32]int64{}
-						}
-						r.targets[topic][partition] = p.End.Offset
-					}
+					r.targets[topic][partition] = p.End.Offset
 				}
 			}
 		}
 	}
 	behind := map[string]int64{} // topic → its lag, for the topics over the limit or short of their target
 	for topic, ps := range lag.Lag {
-		var n, short int64
+		n, short := topicLag(ps), int64(0)
 		for partition, p := range ps {
-			n += max(p.Lag, 0)
 			if end, ok := r.targets[topic][partition]; ok {
 				short += max(p.Lag-(p.End.Offset-end), 0) // what is left to read of the records there then
 			}
@@ -159,6 +160,15 @@ func (r *referencesFirst) update(ctx context.Context, cl *kgo.Client, force bool
 	}
 	slices.Sort(held)
 	r.apply(cl, held, behind)
+}
+
+// topicLag is a topic's lag summed over its partitions.
+func topicLag(ps map[int32]kadm.GroupMemberLag) int64 {
+	var n int64
+	for _, p := range ps {
+		n += max(p.Lag, 0)
+	}
+	return n
 }
 
 // apply pauses the topics of held and resumes those no longer in it.

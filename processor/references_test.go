@@ -18,7 +18,7 @@ import (
 // the end of the member topic's backlog, read in batches of 50. Held back while the member topic
 // lags, the member_code topic is read once the members are in: no change waits, every event
 // carries its member. The backlog is also read lookups first with a limit far above its lag: at
-// assignment, a lookup topic that lags at all is read up to its end of then first. With
+// assignment, a lookup topic lagging less than the limit is read up to its end of then first. With
 // processor.referenceLag 0 the same backlog defers changes — what the hold saves.
 func TestBacklogReadsLookupsFirst(t *testing.T) {
 	const members, codes = 600, 40
