@@ -21,6 +21,7 @@ import (
 	"github.com/loyaltyhooks/loyaltyhooks/internal/redistest"
 	"github.com/loyaltyhooks/loyaltyhooks/processor"
 	"github.com/loyaltyhooks/loyaltyhooks/processor/claim"
+	"github.com/loyaltyhooks/loyaltyhooks/processor/lookup"
 	"github.com/loyaltyhooks/loyaltyhooks/topology"
 )
 
@@ -127,6 +128,7 @@ func endToEnd(b *testing.B, opts ...processor.Option) {
 
 	var pass, proc time.Duration
 	var phases [len(processor.PhaseNames)]float64 // seconds per phase of the processor's batches, summed
+	var deferred float64                          // changes deferred, summed over the runs
 	b.ResetTimer()
 	for i := range b.N {
 		group := fmt.Sprintf("bench-pass-%d", i)
@@ -148,8 +150,10 @@ func endToEnd(b *testing.B, opts ...processor.Option) {
 			}
 			phases[i] += m.GetHistogram().GetSampleSum()
 		}
+		deferred += deferredChanges(b, p)
 	}
 	b.StopTimer()
+	b.ReportMetric(deferred/float64(b.N), "deferred-changes")
 	n := float64(b.N * len(recs))
 	b.ReportMetric(n/pass.Seconds(), "passthrough-records/s")
 	b.ReportMetric(n/proc.Seconds(), "processor-records/s")
@@ -159,6 +163,16 @@ func endToEnd(b *testing.B, opts ...processor.Option) {
 		fmt.Fprintf(&breakdown, " %s %.1f", name, phases[i]*1000/float64(b.N))
 	}
 	b.Logf("processor %.1f ms per run, of which batch phases (ms):%s", proc.Seconds()*1000/float64(b.N), breakdown.String())
+}
+
+// deferredChanges is how many changes p deferred: waiting for a row, or behind an earlier change
+// of theirs.
+func deferredChanges(b *testing.B, p *processor.Processor) float64 {
+	var n float64
+	for table := range lookup.Tables {
+		n += counter(b, p.Metrics().DeferredChanges.WithLabelValues(table))
+	}
+	return n + counter(b, p.Metrics().DeferredChanges.WithLabelValues("order"))
 }
 
 // timeToCommitAll runs run until the group has committed every change record and returns how

@@ -13,7 +13,6 @@ import (
 
 	"github.com/loyaltyhooks/loyaltyhooks/config"
 	"github.com/loyaltyhooks/loyaltyhooks/internal/ops"
-	"github.com/loyaltyhooks/loyaltyhooks/processor/lookup"
 	"github.com/loyaltyhooks/loyaltyhooks/schemas"
 )
 
@@ -63,15 +62,9 @@ func latency(b *testing.B, configure func(*config.Config)) {
 			b.Fatal(err)
 		}
 		reader := schemas.NewReader(codec, nil)
-		deferrals := func() (n float64) { // waiting for a row, or behind an earlier change of theirs
-			for table := range lookup.Tables {
-				n += counter(b, p.Metrics().DeferredChanges.WithLabelValues(table))
-			}
-			return n + counter(b, p.Metrics().DeferredChanges.WithLabelValues("order"))
-		}
 		var before float64
 		proc = append(proc, bb.measure(b, pcfg.Processor.Group, pcfg.Topics.Webhooks, live[half:], p.Run,
-			func() { before = deferrals() }, func(r *kgo.Record, sent map[coordinates]time.Time) (time.Time, bool) {
+			func() { before = deferredChanges(b, p) }, func(r *kgo.Record, sent map[coordinates]time.Time) (time.Time, bool) {
 				ev, err := reader.Decode(r.Value)
 				if err != nil {
 					b.Fatal(err)
@@ -79,7 +72,7 @@ func latency(b *testing.B, configure func(*config.Config)) {
 				at, ok := sent[coordinates{ev.Source.Topic, ev.Source.Partition, ev.Source.Offset}]
 				return at, ok // events of timers come from no record written here
 			})...)
-		deferred += deferrals() - before
+		deferred += deferredChanges(b, p) - before
 	}
 	b.StopTimer()
 	slices.Sort(proc)
