@@ -3,6 +3,7 @@ package processor
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -187,7 +188,7 @@ func (r *referencesFirst) apply(cl *kgo.Client, held []string, behind map[string
 		cl.PauseFetchTopics(held...)
 		if !slices.Equal(held, r.held) {
 			r.log.Info("reading lookups first: topics held back until the lookup topics they need catch up",
-				"held", held, "lagging", behind, "limit", r.lag)
+				"held", held, "lagging", behind, "limit", r.lag, "reading_to_assigned_end", slices.Sorted(maps.Keys(r.targets)))
 		}
 	}
 	r.held = held
