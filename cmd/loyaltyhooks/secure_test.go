@@ -149,7 +149,7 @@ func TestSecuredCluster(t *testing.T) {
 		t.Fatalf("tail: %v", err)
 	}
 	if !strings.Contains(stdout, `"eventName":"CustomerRegistered"`) {
-		t.Errorf("tail shows no CustomerRegistered event:\n%s", stdout)
+		t.Errorf("tail shows no CustomerRegistered event:\n%s\nprocess log:\n%s", stdout, procLog.String())
 	}
 
 	// Wrong passwords: tail fails at once, saying which service refused which login.
