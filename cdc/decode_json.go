@@ -211,13 +211,9 @@ func (d *jsonDecoder) envelope(plan *valuePlan) error {
 	}
 	ch := &d.blk.ch
 	hasOp := false
-	for first := true; ; first = false {
-		key, ok, err := d.member(first)
+	for key, err := range d.members() {
 		if err != nil {
 			return err
-		}
-		if !ok {
-			break
 		}
 		switch string(d.b[key.start:key.end]) {
 		case "before":
@@ -273,13 +269,9 @@ func (d *jsonDecoder) source(src *Source) error {
 	if !d.consume('{') {
 		return errSyntax
 	}
-	for first := true; ; first = false {
-		key, ok, err := d.member(first)
+	for key, err := range d.members() {
 		if err != nil {
 			return err
-		}
-		if !ok {
-			return nil
 		}
 		switch name := string(d.b[key.start:key.end]); name {
 		case "ts_ms":
@@ -303,6 +295,7 @@ func (d *jsonDecoder) source(src *Source) error {
 			return err
 		}
 	}
+	return nil
 }
 
 func (d *jsonDecoder) snapshot() (string, error) {
@@ -364,13 +357,9 @@ func (d *jsonDecoder) message(ch *Change) error {
 		return errSyntax
 	}
 	msg := &d.blk.msg
-	for first := true; ; first = false {
-		key, ok, err := d.member(first)
+	for key, err := range d.members() {
 		if err != nil {
 			return err
-		}
-		if !ok {
-			break
 		}
 		switch string(d.b[key.start:key.end]) {
 		case "prefix":
@@ -401,13 +390,9 @@ func (d *jsonDecoder) row(plan *rowPlan, row *Row, width int) error {
 	}
 	row.Columns = d.blk.columns(width)
 	next := 0
-	for first := true; ; first = false {
-		key, ok, err := d.member(first)
+	for key, err := range d.members() {
 		if err != nil {
 			return err
-		}
-		if !ok {
-			return nil
 		}
 		var f *field
 		f, next = plan.find(d.b[key.start:key.end], next)
@@ -426,6 +411,7 @@ func (d *jsonDecoder) row(plan *rowPlan, row *Row, width int) error {
 		}
 		row.Columns = append(row.Columns, Column{Name: name, Value: v})
 	}
+	return nil
 }
 
 // value reads the value at the cursor as o says.
@@ -499,13 +485,9 @@ func (d *jsonDecoder) variableScale() (Value, error) {
 		value    string
 		hasValue bool
 	)
-	for first := true; ; first = false {
-		key, ok, err := d.member(first)
+	for key, err := range d.members() {
 		if err != nil {
 			return Value{}, err
-		}
-		if !ok {
-			break
 		}
 		switch string(d.b[key.start:key.end]) {
 		case "scale":

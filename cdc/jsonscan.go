@@ -3,6 +3,7 @@ package cdc
 import (
 	"bytes"
 	"encoding/binary"
+	"iter"
 	"math/bits"
 	"strings"
 	"unicode/utf16"
@@ -83,6 +84,24 @@ func (s *scanner) member(first bool) (key span, ok bool, err error) {
 		return span{}, false, errSyntax
 	}
 	return key, true, nil
+}
+
+// members reads the members of an object whose '{' was consumed: it yields each key with the
+// cursor at its value, which the loop body must read or skip. A syntax error is yielded once and
+// ends the loop; so does the closing '}'.
+func (s *scanner) members() iter.Seq2[span, error] {
+	return func(yield func(span, error) bool) {
+		for first := true; ; first = false {
+			key, ok, err := s.member(first)
+			if err != nil {
+				yield(span{}, err)
+				return
+			}
+			if !ok || !yield(key, nil) {
+				return
+			}
+		}
+	}
 }
 
 // str reads the string token at the cursor. It looks for the closing quote eight bytes at a
