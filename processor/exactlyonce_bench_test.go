@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -179,11 +178,8 @@ func deferredChanges(b *testing.B, p *processor.Processor) float64 {
 // long that took.
 func timeToCommitAll(b *testing.B, adm *kadm.Client, group string, run func(context.Context) error) time.Duration {
 	b.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
 	start := time.Now()
-	var wg sync.WaitGroup
-	var runErr error
-	wg.Go(func() { runErr = run(ctx) })
+	stop := runInBackground(context.Background(), b, run)
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for range tick.C {
@@ -197,11 +193,7 @@ func timeToCommitAll(b *testing.B, adm *kadm.Client, group string, run func(cont
 		}
 	}
 	elapsed := time.Since(start)
-	cancel()
-	wg.Wait()
-	if runErr != nil {
-		b.Fatal(runErr)
-	}
+	stop()
 	return elapsed
 }
 

@@ -107,17 +107,8 @@ type coordinates struct {
 func (bb *benchBroker) measure(b *testing.B, group, topic string, recs []*kgo.Record, run func(context.Context) error,
 	started func(), sentAt func(*kgo.Record, map[coordinates]time.Time) (time.Time, bool)) []time.Duration {
 	b.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	var runErr error
-	wg.Go(func() { runErr = run(ctx) })
-	defer func() {
-		cancel()
-		wg.Wait()
-		if runErr != nil {
-			b.Fatal(runErr)
-		}
-	}()
+	defer runInBackground(context.Background(), b, run)()
+	ctx := context.Background()
 	wait, stop := context.WithTimeout(ctx, 5*time.Minute)
 	defer stop()
 	if err := ops.WaitCaughtUp(wait, bb.adm, group, 10*time.Millisecond); err != nil {

@@ -157,31 +157,31 @@ func keyColumn(table string) string {
 	return table + "_id"
 }
 
-// runProcessor runs p until the returned stop is called; stop waits for Run to return and fails
-// the test on its error.
-func runProcessor(ctx context.Context, t *testing.T, p *processor.Processor) (stop func()) {
+// runInBackground runs run until the returned stop is called; stop waits for it to return and
+// fails the test on its error.
+func runInBackground(ctx context.Context, tb testing.TB, run func(context.Context) error) (stop func()) {
 	runCtx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	var runErr error
-	wg.Go(func() { runErr = p.Run(runCtx) })
+	wg.Go(func() { runErr = run(runCtx) })
 	return func() {
-		t.Helper()
+		tb.Helper()
 		cancel()
 		wg.Wait()
 		if runErr != nil {
-			t.Fatal(runErr)
+			tb.Fatal(runErr)
 		}
 	}
 }
 
-// run starts a processor on the env, its log discarded; see runProcessor for stop.
+// run starts a processor on the env, its log discarded; see runInBackground for stop.
 func (e *env) run(ctx context.Context) (p *processor.Processor, stop func()) {
 	e.t.Helper()
 	p, err := processor.New(ctx, e.cfg, processor.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return p, runProcessor(ctx, e.t, p)
+	return p, runInBackground(ctx, e.t, p.Run)
 }
 
 // caughtUp waits until the processor's group has committed every change record.

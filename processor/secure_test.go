@@ -90,7 +90,7 @@ func TestProcessorOnSecuredServices(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop := runProcessor(ctx, t, p)
+	stop := runInBackground(ctx, t, p.Run)
 
 	logs.WaitFor(ctx, t, `kafka broker `+cluster.ListenAddrs()[0]+`: SASL SCRAM-SHA-256 login as \"loyalty\" refused`)
 	logs.WaitFor(ctx, t, "rebuilding it")

@@ -132,21 +132,13 @@ func (e *timerEnv) start(ctx context.Context, instance string, opts ...processor
 	e.t.Helper()
 	cfg := e.cfg
 	cfg.Processor.InstanceID = instance
-	// kfake can leave a fetch waiting its full time for records that arrived meanwhile.
 	opts = append([]processor.Option{processor.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
-		processor.WithClock(e.clock), processor.WithKafkaOptions(kgo.FetchMaxWait(200 * time.Millisecond))}, opts...)
+		processor.WithClock(e.clock)}, opts...)
 	p, err := processor.New(ctx, cfg, opts...)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := p.Run(runCtx); err != nil {
-			e.t.Errorf("processor %s: %v", instance, err)
-		}
-	})
-	r := &running{Processor: p, stop: func() { cancel(); wg.Wait() }}
+	r := &running{Processor: p, stop: runInBackground(ctx, e.t, p.Run)}
 	e.t.Cleanup(r.stop)
 	e.ownsAll(ctx, r)
 	return r
