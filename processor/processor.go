@@ -205,10 +205,8 @@ func (p *Processor) clientOptions() ([]kgo.Opt, error) {
 		kgo.RebalanceTimeout(c.Kafka.RebalanceTimeout),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		// Topics pause and resume (read lookups first, Redis down), and a resumed topic is
-		// fetched only once the fetch in flight returns, which waits this long when the other
-		// topics have nothing new.
-		kgo.FetchMaxWait(fetchMaxWait),
+		// Topics pause and resume: read lookups first, Redis down.
+		kgo.FetchMaxWait(connect.ResumableFetchWait),
 		kgo.OnPartitionsAssigned(func(ctx context.Context, cl *kgo.Client, m map[string][]int32) {
 			p.partitionsChanged("assigned", m)
 			p.ownTimers(m)
@@ -227,9 +225,6 @@ func (p *Processor) clientOptions() ([]kgo.Opt, error) {
 	)
 	return append(opts, p.kopts...), nil
 }
-
-// fetchMaxWait bounds how long a resumed topic can wait to be fetched again.
-const fetchMaxWait = 200 * time.Millisecond
 
 func count(m map[string][]int32) int {
 	n := 0

@@ -8,6 +8,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/loyaltyhooks/loyaltyhooks/internal/connect"
 )
 
 // A lane consumes one topic in one consumer group: the webhook topic (first attempts, lane
@@ -31,9 +33,6 @@ type lane struct {
 // pollRecords bounds one poll; each partition then takes what its budget allows.
 const pollRecords = 2000
 
-// fetchMaxWait bounds how long a resumed partition can wait to be fetched again.
-const fetchMaxWait = 200 * time.Millisecond
-
 // backlogEvery is how often a tier lane measures the records waiting in its partitions.
 const backlogEvery = 15 * time.Second
 
@@ -53,10 +52,8 @@ func (l *lane) options() []kgo.Opt {
 		kgo.OnPartitionsAssigned(l.onAssigned),
 		kgo.OnPartitionsRevoked(l.onRevoked),
 		kgo.OnPartitionsLost(l.onLost),
-		// Partitions pause and resume (a full budget, a tier's head not due), and a resumed
-		// partition is fetched only once the fetch in flight returns, which waits this long
-		// when the other partitions have nothing new.
-		kgo.FetchMaxWait(fetchMaxWait),
+		// Partitions pause and resume: a full budget, a tier's head not due.
+		kgo.FetchMaxWait(connect.ResumableFetchWait),
 	)
 	return append(opts, l.extra...)
 }

@@ -20,6 +20,11 @@ import (
 	"github.com/loyaltyhooks/loyaltyhooks/config"
 )
 
+// ResumableFetchWait is how long a fetch waits for new records in a client that pauses and
+// resumes what it reads (kgo's default is 5 s): a resumed topic or partition is fetched only once
+// the fetch in flight returns, which waits this long when the rest have nothing new.
+const ResumableFetchWait = 200 * time.Millisecond
+
 // Timeouts of connecting and of the checks.
 const (
 	dialTimeout  = 10 * time.Second
